@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Bundles the two deployables into plain JavaScript that runs with `node` (no transpiling loader):
+//   packages/server/dist/main.mjs  — platform-server
+//   packages/cli/dist/cli.mjs      — the agent-marketplace CLI
+import { build } from "esbuild"
+import { dirname, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+const only = process.argv[2]
+
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  sourcemap: "linked",
+  logLevel: "warning",
+  // Native or optional modules stay as runtime imports.
+  external: ["better-sqlite3", "pg-native", "cpu-features", "ssh2"],
+  // ESM bundles that include CommonJS dependencies need a real `require`.
+  banner: {
+    js: "import { createRequire as __amCreateRequire } from 'node:module'; const require = __amCreateRequire(import.meta.url);"
+  }
+}
+
+const targets = {
+  server: { entryPoints: [resolve(root, "packages/server/src/main.ts")], outfile: resolve(root, "packages/server/dist/main.mjs") },
+  cli: { entryPoints: [resolve(root, "packages/cli/src/bin.ts")], outfile: resolve(root, "packages/cli/dist/cli.mjs") }
+}
+
+for (const [name, options] of Object.entries(targets)) {
+  if (only && only !== name) continue
+  await build({ ...common, ...options })
+}
