@@ -1,10 +1,10 @@
 #!/usr/bin/env node
+import { dirname, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
 // Bundles the two deployables into plain JavaScript that runs with `node` (no transpiling loader):
 //   packages/server/dist/main.mjs  — platform-server
 //   packages/cli/dist/cli.mjs      — the agent-marketplace CLI
 import { build } from "esbuild"
-import { dirname, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const only = process.argv[2]
@@ -25,8 +25,14 @@ const common = {
 }
 
 const targets = {
-  server: { entryPoints: [resolve(root, "packages/server/src/main.ts")], outfile: resolve(root, "packages/server/dist/main.mjs") },
-  cli: { entryPoints: [resolve(root, "packages/cli/src/bin.ts")], outfile: resolve(root, "packages/cli/dist/cli.mjs") }
+  server: {
+    entryPoints: [resolve(root, "packages/server/src/main.ts")],
+    outfile: resolve(root, "packages/server/dist/main.mjs")
+  },
+  cli: {
+    entryPoints: [resolve(root, "packages/cli/src/bin.ts")],
+    outfile: resolve(root, "packages/cli/dist/cli.mjs")
+  }
 }
 
 for (const [name, options] of Object.entries(targets)) {

@@ -23,7 +23,9 @@ const stale =
   statSync(bundle).mtimeMs <
     Math.max(newestSource(join(root, "packages/server/src")), newestSource(join(root, "packages/domain/src")))
 if (stale) {
-  const result = spawnSync(process.execPath, [join(root, "scripts/build.mjs"), "server"], { stdio: "inherit" })
+  const result = spawnSync(process.execPath, [join(root, "scripts/build.mjs"), "server"], {
+    stdio: "inherit"
+  })
   if (result.status !== 0) process.exit(result.status ?? 1)
 }
 

@@ -34,4 +34,7 @@ export class MarketplaceApi extends HttpApi.make("agent-marketplace")
   .addError(IdempotencyInProgressError)
   .addError(InternalError)
   .annotate(OpenApi.Title, "Agent Marketplace control plane")
-  .annotate(OpenApi.Description, "Identity, liveness, discovery, tasks, reviews and escrow settlement for agents. The server never receives task content.") {}
+  .annotate(
+    OpenApi.Description,
+    "Identity, liveness, discovery, tasks, reviews and escrow settlement for agents. The server never receives task content."
+  ) {}

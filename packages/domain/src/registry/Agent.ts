@@ -36,7 +36,10 @@ export const Lifecycle = Schema.Literal("pending", "registered", "suspended", "d
 export type Lifecycle = typeof Lifecycle.Type
 
 const MetadataKey = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(128))
-export const Metadata = Schema.Record({ key: MetadataKey, value: Schema.String.pipe(Schema.maxLength(4096)) }).pipe(
+export const Metadata = Schema.Record({
+  key: MetadataKey,
+  value: Schema.String.pipe(Schema.maxLength(4096))
+}).pipe(
   Schema.filter((m) => {
     const entries = Object.entries(m)
     if (entries.length > 32) return "metadata has more than 32 entries"

@@ -2,7 +2,8 @@ import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { HeartbeatRequest, HeartbeatResponse } from "../heartbeat/Heartbeat"
 import { Authentication } from "../identity/Authentication"
-import { AgentId, BooleanFromQuery, Items, Limit, Page, strict } from "../shared/Ids"
+import { AuthenticationFailedError } from "../shared/Errors"
+import { AgentId, AssignmentId, BooleanFromQuery, Items, Limit, Page, strict } from "../shared/Ids"
 import { Assignment, AssignmentStatus } from "../tasks/Task"
 import {
   AgentListing,
@@ -19,7 +20,7 @@ export const ListAgentsQuery = Schema.Struct({
   alive_only: Schema.optional(BooleanFromQuery),
   include_deregistered: Schema.optional(BooleanFromQuery),
   limit: Schema.optional(Limit),
-  after: Schema.optional(Schema.String)
+  after: Schema.optional(AgentId)
 }).annotations(strict)
 
 export const DiscoverQuery = Schema.Struct({
@@ -32,7 +33,7 @@ export const DiscoverQuery = Schema.Struct({
 export const MyAssignmentsQuery = Schema.Struct({
   status: Schema.optional(AssignmentStatus),
   limit: Schema.optional(Limit),
-  after: Schema.optional(Schema.String)
+  after: Schema.optional(AssignmentId)
 }).annotations(strict)
 
 export const RegisterHeaders = Schema.Struct({
@@ -47,7 +48,11 @@ export class AgentsApi extends HttpApiGroup.make("agents")
       .setPayload(CapabilitiesRequest)
       .addSuccess(AgentListing)
   )
-  .add(HttpApiEndpoint.post("heartbeat", "/agents/heartbeat").setPayload(HeartbeatRequest).addSuccess(HeartbeatResponse))
+  .add(
+    HttpApiEndpoint.post("heartbeat", "/agents/heartbeat")
+      .setPayload(HeartbeatRequest)
+      .addSuccess(HeartbeatResponse)
+  )
   .add(HttpApiEndpoint.post("deregister", "/agents/deregister").addSuccess(DeregisterResponse))
   .add(HttpApiEndpoint.get("me", "/agents/me").addSuccess(AgentListing))
   .add(
@@ -62,8 +67,11 @@ export class AgentsApi extends HttpApiGroup.make("agents")
       .setHeaders(RegisterHeaders)
       .setPayload(RegisterRequest)
       .addSuccess(RegisterResponse)
+      .addError(AuthenticationFailedError)
   )
   .add(HttpApiEndpoint.get("list", "/agents").setUrlParams(ListAgentsQuery).addSuccess(Page(AgentListing)))
   .add(
-    HttpApiEndpoint.get("discover", "/agents/discover").setUrlParams(DiscoverQuery).addSuccess(Items(DiscoverCandidate))
+    HttpApiEndpoint.get("discover", "/agents/discover")
+      .setUrlParams(DiscoverQuery)
+      .addSuccess(Items(DiscoverCandidate))
   ) {}

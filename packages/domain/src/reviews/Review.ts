@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import { AgentId, AssignmentId, ReviewId, strict, TaskId, Timestamp } from "../shared/Ids"
 import { Hold } from "../settlement/Settlement"
+import { AgentId, AssignmentId, ReviewId, strict, TaskId, Timestamp } from "../shared/Ids"
 
 export const CriteriaFormat = Schema.Literal("plain_text", "json")
 
@@ -8,7 +8,9 @@ export const Criteria = Schema.Struct({
   format: CriteriaFormat,
   body: Schema.String.pipe(
     Schema.filter((s) => s.trim().length > 0 || "criteria body must not be blank"),
-    Schema.filter((s) => new TextEncoder().encode(s).length <= 16 * 1024 || "criteria body is larger than 16 KiB")
+    Schema.filter(
+      (s) => new TextEncoder().encode(s).length <= 16 * 1024 || "criteria body is larger than 16 KiB"
+    )
   )
 }).annotations({ ...strict, identifier: "Criteria" })
 

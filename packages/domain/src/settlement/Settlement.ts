@@ -1,6 +1,17 @@
 import { HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
-import { AgentId, Amount, AssignmentId, EntryId, HoldId, Money, ReviewId, strict, TaskId, Timestamp } from "../shared/Ids"
+import {
+  AgentId,
+  Amount,
+  AssignmentId,
+  EntryId,
+  HoldId,
+  Money,
+  ReviewId,
+  strict,
+  TaskId,
+  Timestamp
+} from "../shared/Ids"
 import { AssignmentKind } from "../tasks/Task"
 
 export const HoldStatus = Schema.Literal("active", "released", "refunded")
@@ -43,7 +54,10 @@ export const LedgerEntry = Schema.Struct({
 }).annotations({ identifier: "LedgerEntry" })
 export type LedgerEntry = typeof LedgerEntry.Type
 
-export const AmountRequest = Schema.Struct({ amount: Amount }).annotations({ ...strict, identifier: "AmountRequest" })
+export const AmountRequest = Schema.Struct({ amount: Amount }).annotations({
+  ...strict,
+  identifier: "AmountRequest"
+})
 
 /**
  * `agent_id` is accepted as an alias of `payee_agent_id` (the prototype's field name); exactly one of
@@ -60,7 +74,10 @@ export const HoldRequest = Schema.Struct({
 }).annotations({ ...strict, identifier: "HoldRequest" })
 export type HoldRequest = typeof HoldRequest.Type
 
-export const HoldIdRequest = Schema.Struct({ hold_id: HoldId }).annotations({ ...strict, identifier: "HoldIdRequest" })
+export const HoldIdRequest = Schema.Struct({ hold_id: HoldId }).annotations({
+  ...strict,
+  identifier: "HoldIdRequest"
+})
 
 export const ReleaseReviewRequest = Schema.Struct({ hold_id: HoldId, review_id: ReviewId }).annotations({
   ...strict,

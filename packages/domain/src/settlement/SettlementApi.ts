@@ -2,7 +2,7 @@ import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { Schema } from "effect"
 import { Authentication } from "../identity/Authentication"
 import { IdempotencyHeaders } from "../shared/Headers"
-import { Limit, Page, strict } from "../shared/Ids"
+import { EntryId, HoldId, Limit, Page, strict } from "../shared/Ids"
 import {
   AmountRequest,
   Balance,
@@ -19,12 +19,12 @@ export const ListHoldsQuery = Schema.Struct({
   role: Schema.optional(HoldRole),
   status: Schema.optional(HoldStatus),
   limit: Schema.optional(Limit),
-  after: Schema.optional(Schema.String)
+  after: Schema.optional(HoldId)
 }).annotations(strict)
 
 export const ListLedgerQuery = Schema.Struct({
   limit: Schema.optional(Limit),
-  after: Schema.optional(Schema.String)
+  after: Schema.optional(EntryId)
 }).annotations(strict)
 
 export class SettlementApi extends HttpApiGroup.make("settlement")
@@ -66,5 +66,9 @@ export class SettlementApi extends HttpApiGroup.make("settlement")
   )
   .add(HttpApiEndpoint.get("balance", "/settlement/balance").addSuccess(Balance))
   .add(HttpApiEndpoint.get("holds", "/settlement/holds").setUrlParams(ListHoldsQuery).addSuccess(Page(Hold)))
-  .add(HttpApiEndpoint.get("ledger", "/settlement/ledger").setUrlParams(ListLedgerQuery).addSuccess(Page(LedgerEntry)))
+  .add(
+    HttpApiEndpoint.get("ledger", "/settlement/ledger")
+      .setUrlParams(ListLedgerQuery)
+      .addSuccess(Page(LedgerEntry))
+  )
   .middleware(Authentication) {}

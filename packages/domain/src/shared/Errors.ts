@@ -52,3 +52,12 @@ export class InternalError extends Schema.TaggedError<InternalError>()(
 
 export const notFound = (kind: string, id: string) =>
   new ObjectNotFoundError({ message: `${kind} ${id} not found`, kind, id })
+
+/** The business rejections a mutation can answer with; they are stored and replayed by idempotency. */
+export const DomainError = Schema.Union(
+  InputInvalidError,
+  PermissionDeniedError,
+  ObjectNotFoundError,
+  StateConflictError
+)
+export type DomainError = typeof DomainError.Type

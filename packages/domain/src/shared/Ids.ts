@@ -6,7 +6,10 @@ export const AgentId = Schema.String.pipe(
     message: () => "agent id must be 1-128 characters of [A-Za-z0-9._:-]"
   }),
   Schema.brand("AgentId"),
-  Schema.annotations({ identifier: "AgentId", description: "agent-chosen id, 1-128 chars of [A-Za-z0-9._:-]" })
+  Schema.annotations({
+    identifier: "AgentId",
+    description: "agent-chosen id, 1-128 chars of [A-Za-z0-9._:-]"
+  })
 )
 export type AgentId = typeof AgentId.Type
 
@@ -47,7 +50,9 @@ export const Amount = Schema.Int.pipe(
 export const Money = Schema.Int.pipe(Schema.nonNegative(), Schema.annotations({ identifier: "Money" }))
 
 /** ISO-8601 UTC timestamp on the wire. */
-export const Timestamp = Schema.String.pipe(Schema.annotations({ identifier: "Timestamp", format: "date-time" }))
+export const Timestamp = Schema.String.pipe(
+  Schema.annotations({ identifier: "Timestamp", format: "date-time" })
+)
 
 export const IdempotencyKey = Schema.String.pipe(
   Schema.pattern(/^[\x21-\x7e]{1,255}$/, {

@@ -30,7 +30,13 @@ export type Session = typeof Session.Type
 export const AssignmentKind = Schema.Literal("execute", "review")
 export type AssignmentKind = typeof AssignmentKind.Type
 
-export const AssignmentStatus = Schema.Literal("assigned", "output_ready", "approved", "rejected", "cancelled")
+export const AssignmentStatus = Schema.Literal(
+  "assigned",
+  "output_ready",
+  "approved",
+  "rejected",
+  "cancelled"
+)
 export type AssignmentStatus = typeof AssignmentStatus.Type
 
 export const Assignment = Schema.Struct({

@@ -22,14 +22,12 @@ const AssignmentPath = Schema.Struct({ assignment_id: AssignmentId })
 export const ListTasksQuery = Schema.Struct({
   role: Schema.optional(TaskRole),
   limit: Schema.optional(Limit),
-  after: Schema.optional(Schema.String)
+  after: Schema.optional(TaskId)
 }).annotations(strict)
 
 export class TasksApi extends HttpApiGroup.make("tasks")
   .add(
-    HttpApiEndpoint.post("create", "/tasks")
-      .setHeaders(IdempotencyHeaders)
-      .addSuccess(Task, { status: 201 })
+    HttpApiEndpoint.post("create", "/tasks").setHeaders(IdempotencyHeaders).addSuccess(Task, { status: 201 })
   )
   .add(HttpApiEndpoint.get("list", "/tasks").setUrlParams(ListTasksQuery).addSuccess(Page(Task)))
   .add(HttpApiEndpoint.get("get", "/tasks/:task_id").setPath(TaskPath).addSuccess(Task))
@@ -76,7 +74,9 @@ export class AssignmentsApi extends HttpApiGroup.make("assignments")
       .setPayload(CreateAssignmentRequest)
       .addSuccess(Assignment, { status: 201 })
   )
-  .add(HttpApiEndpoint.get("get", "/assignments/:assignment_id").setPath(AssignmentPath).addSuccess(Assignment))
+  .add(
+    HttpApiEndpoint.get("get", "/assignments/:assignment_id").setPath(AssignmentPath).addSuccess(Assignment)
+  )
   .add(
     HttpApiEndpoint.get("reviewAssignments", "/assignments/:assignment_id/review-assignments")
       .setPath(AssignmentPath)
@@ -107,4 +107,3 @@ export class AssignmentsApi extends HttpApiGroup.make("assignments")
       .addSuccess(AssignmentChange)
   )
   .middleware(Authentication) {}
-

@@ -1,0 +1,92 @@
+import { MarketplaceApi } from "@agent-marketplace/domain/Api"
+import { HttpApiBuilder, HttpApiSwagger } from "@effect/platform"
+import { Effect, Layer } from "effect"
+import { HeartbeatLive, SweeperLive } from "./heartbeat/Heartbeat"
+import { LivenessRepoMemory } from "./heartbeat/LivenessRepoMemory"
+import { requestGuard } from "./http/RequestGuard"
+import { Idempotency } from "./idempotency/Idempotency"
+import { IdempotencyRepoMemory } from "./idempotency/IdempotencyRepoMemory"
+import { AuthenticationLive } from "./identity/AuthenticationLive"
+import { IdentityLive } from "./identity/Identity"
+import { TokenRepoMemory } from "./identity/TokenRepoMemory"
+import { MemoryDb } from "./platform/MemoryDb"
+import { SecureRandom } from "./platform/SecureRandom"
+import { ServerConfig } from "./platform/ServerConfig"
+import { Store } from "./platform/Store"
+import { AgentRepoMemory } from "./registry/AgentRepoMemory"
+import { AgentsHttp } from "./registry/AgentsHttp"
+import { RegistryLive } from "./registry/Registry"
+import { ReviewRepoMemory } from "./reviews/ReviewRepoMemory"
+import { ReviewsLive } from "./reviews/Reviews"
+import { ReviewsHttp } from "./reviews/ReviewsHttp"
+import { LedgerRepoMemory } from "./settlement/LedgerRepoMemory"
+import { SettlementLive } from "./settlement/Settlement"
+import { SettlementHttp } from "./settlement/SettlementHttp"
+import { SystemHttp } from "./system/SystemHttp"
+import { TaskRepoMemory } from "./tasks/TaskRepoMemory"
+import { TasksLive } from "./tasks/Tasks"
+import { AssignmentsHttp, SessionsHttp, TasksHttp } from "./tasks/TasksHttp"
+
+/** Every repository on the memory store (fresh tables per build). */
+export const StoreMemoryLive = Layer.mergeAll(
+  Store.layerMemory,
+  AgentRepoMemory,
+  TokenRepoMemory,
+  LivenessRepoMemory,
+  TaskRepoMemory,
+  ReviewRepoMemory,
+  LedgerRepoMemory,
+  IdempotencyRepoMemory
+).pipe(Layer.provide(MemoryDb.layer))
+
+const IdempotencyLive = Layer.unwrapEffect(
+  Effect.map(ServerConfig, (config) => Idempotency.layer(config.idempotencyRetentionMs))
+)
+
+/** The domain services over whatever store layer is provided. */
+export const ServicesLive = Layer.mergeAll(RegistryLive, HeartbeatLive, ReviewsLive).pipe(
+  Layer.provideMerge(TasksLive),
+  Layer.provideMerge(SettlementLive),
+  Layer.provideMerge(IdentityLive),
+  Layer.provideMerge(IdempotencyLive)
+)
+
+/** The HttpApi implementation: every group's handlers plus authentication. */
+export const ApiLive = HttpApiBuilder.api(MarketplaceApi).pipe(
+  Layer.provide([
+    AgentsHttp,
+    TasksHttp,
+    SessionsHttp,
+    AssignmentsHttp,
+    ReviewsHttp,
+    SettlementHttp,
+    SystemHttp
+  ]),
+  Layer.provide(AuthenticationLive)
+)
+
+/** Serving: the JSON API, `/openapi.json`, `/docs`, and the request guard at the edge. */
+export const HttpLive = Layer.unwrapEffect(
+  Effect.map(ServerConfig, (config) =>
+    HttpApiBuilder.serve().pipe(
+      Layer.provide(HttpApiBuilder.middleware(requestGuard(config.maxJsonBodyBytes) as any)),
+      Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+      Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }))
+    )
+  )
+)
+
+/**
+ * The whole application over a store layer, without the HTTP server itself (the entry module adds
+ * the Node server; tests add `NodeHttpServer.layerTest`).
+ */
+export const AppLive = <E, R>(store: Layer.Layer<StoreServices, E, R>) =>
+  HttpLive.pipe(
+    Layer.provide(ApiLive),
+    Layer.provideMerge(SweeperLive),
+    Layer.provideMerge(ServicesLive),
+    Layer.provideMerge(store),
+    Layer.provideMerge(SecureRandom.layer)
+  )
+
+export type StoreServices = Layer.Layer.Success<typeof StoreMemoryLive>

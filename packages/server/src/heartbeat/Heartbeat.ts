@@ -1,0 +1,111 @@
+import type { HeartbeatResponse } from "@agent-marketplace/domain/heartbeat/Heartbeat"
+import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { Clock, Context, Effect, Layer, Option, Schedule } from "effect"
+import { Idempotency } from "../idempotency/Idempotency"
+import { ServerConfig } from "../platform/ServerConfig"
+import { Store } from "../platform/Store"
+import { TaskRepo } from "../tasks/TaskRepo"
+import { Tasks } from "../tasks/Tasks"
+import { LivenessRepo } from "./LivenessRepo"
+
+export interface SweepReport {
+  readonly timedOut: ReadonlyArray<AgentId>
+  readonly overdue: ReadonlyArray<string>
+  readonly idempotencyCollected: number
+}
+
+/** Liveness: heartbeats, timeouts with their cleanup, assignment deadlines. */
+export class Heartbeat extends Context.Tag("Heartbeat")<
+  Heartbeat,
+  {
+    readonly beat: (caller: AgentId, busy: boolean) => Effect.Effect<HeartbeatResponse>
+    /** One sweep: timeouts (each cleaned up exactly once per outage), overdue assignments, old idempotency records. */
+    readonly sweep: Effect.Effect<SweepReport>
+  }
+>() {}
+
+export const HeartbeatLive = Layer.effect(
+  Heartbeat,
+  Effect.gen(function* () {
+    const liveness = yield* LivenessRepo
+    const taskRepo = yield* TaskRepo
+    const tasks = yield* Tasks
+    const store = yield* Store
+    const idempotency = yield* Idempotency
+    const config = yield* ServerConfig
+
+    const cutoffs = (now: number) => ({
+      idleCutoff: now - config.idleTimeoutMs,
+      busyCutoff: now - config.busyTimeoutMs
+    })
+
+    return {
+      beat: (caller, busy) =>
+        store.transaction(
+          Effect.gen(function* () {
+            const now = yield* Clock.currentTimeMillis
+            const previous = yield* liveness.get(caller)
+            const outcome = Option.match(previous, {
+              onNone: () => "first_seen" as const,
+              onSome: (p) => (p.alive ? ("updated" as const) : ("recovered" as const))
+            })
+            yield* liveness.put({ agent_id: caller, alive: true, busy, last_heartbeat_at: now })
+            const effectivelyBusy = busy || (yield* taskRepo.loadOf(caller)) > 0
+            return {
+              agent_id: caller,
+              outcome,
+              timeout_ms: effectivelyBusy ? config.busyTimeoutMs : config.idleTimeoutMs
+            }
+          })
+        ),
+      sweep: Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const timedOut: Array<AgentId> = []
+        for (const agentId of yield* liveness.expired(cutoffs(now))) {
+          const claimed = yield* store.transaction(
+            Effect.gen(function* () {
+              if (!(yield* liveness.claimTimeout(agentId, cutoffs(now)))) return false
+              yield* tasks.releaseAgent(agentId)
+              return true
+            })
+          )
+          if (claimed) timedOut.push(agentId)
+        }
+        const overdue: Array<string> = []
+        for (const a of yield* taskRepo.overdue(now)) {
+          const done = yield* store.transaction(
+            Effect.gen(function* () {
+              const current = yield* taskRepo.lockAssignment(a.assignment_id)
+              if (Option.isNone(current) || current.value.status !== "assigned") return false
+              if (current.value.deadline_at === null || current.value.deadline_at > now) return false
+              yield* tasks.finalize(current.value, "cancelled")
+              return true
+            })
+          )
+          if (done) overdue.push(a.assignment_id)
+        }
+        const idempotencyCollected = yield* idempotency.collect
+        if (timedOut.length > 0 || overdue.length > 0) {
+          yield* Effect.logInfo("sweep").pipe(
+            Effect.annotateLogs({ timed_out: timedOut.length, overdue: overdue.length })
+          )
+        }
+        return { timedOut, overdue, idempotencyCollected }
+      }).pipe(Effect.withSpan("Heartbeat.sweep"))
+    }
+  })
+)
+
+/** Runs the sweep every `AGENT_MARKETPLACE_SWEEP_INTERVAL_MS` for the life of the server. */
+export const SweeperLive = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const heartbeat = yield* Heartbeat
+    const config = yield* ServerConfig
+    yield* heartbeat.sweep.pipe(
+      Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause)),
+      Effect.repeat(Schedule.spaced(config.sweepIntervalMs)),
+      Effect.delay(config.sweepIntervalMs),
+      Effect.forkScoped
+    )
+  })
+)

@@ -1,0 +1,26 @@
+import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { Context, type Effect, type Option } from "effect"
+import type { LivenessRow } from "../registry/AgentRepo"
+
+export interface LivenessRepoShape {
+  readonly get: (agentId: AgentId) => Effect.Effect<Option.Option<LivenessRow>>
+  readonly put: (row: LivenessRow) => Effect.Effect<void>
+  /**
+   * Alive agents that have been silent too long: effectively busy (said busy, or load > 0) and last
+   * heartbeat before `busyCutoff`, or idle and last heartbeat before `idleCutoff` (strictly).
+   */
+  readonly expired: (cutoffs: {
+    readonly idleCutoff: number
+    readonly busyCutoff: number
+  }) => Effect.Effect<ReadonlyArray<AgentId>>
+  /**
+   * Marks an alive agent not alive, but only if it is still alive and still silent past the cutoffs;
+   * true when this call did it (so exactly one caller performs the cleanup of one outage).
+   */
+  readonly claimTimeout: (
+    agentId: AgentId,
+    cutoffs: { readonly idleCutoff: number; readonly busyCutoff: number }
+  ) => Effect.Effect<boolean>
+}
+
+export class LivenessRepo extends Context.Tag("LivenessRepo")<LivenessRepo, LivenessRepoShape>() {}

@@ -1,0 +1,40 @@
+import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { Effect, Layer, Option } from "effect"
+import { MemoryDb, type MemoryTables, memoryLoadOf } from "../platform/MemoryDb"
+import { setUndoable } from "../platform/Store"
+import type { LivenessRow } from "../registry/AgentRepo"
+import { LivenessRepo } from "./LivenessRepo"
+
+const isExpired = (
+  tables: MemoryTables,
+  row: LivenessRow,
+  cutoffs: { readonly idleCutoff: number; readonly busyCutoff: number }
+): boolean => {
+  if (!row.alive) return false
+  const busy = row.busy || memoryLoadOf(tables, row.agent_id) > 0
+  return row.last_heartbeat_at < (busy ? cutoffs.busyCutoff : cutoffs.idleCutoff)
+}
+
+export const LivenessRepoMemory = Layer.effect(
+  LivenessRepo,
+  Effect.gen(function* () {
+    const tables = yield* MemoryDb
+    return {
+      get: (id) => Effect.sync(() => Option.fromNullable(tables.liveness.get(id))),
+      put: (row) => setUndoable(tables.liveness, row.agent_id, row),
+      expired: (cutoffs) =>
+        Effect.sync(() => {
+          const out: Array<AgentId> = []
+          for (const row of tables.liveness.values())
+            if (isExpired(tables, row, cutoffs)) out.push(row.agent_id)
+          return out
+        }),
+      claimTimeout: (agentId, cutoffs) =>
+        Effect.suspend(() => {
+          const row = tables.liveness.get(agentId)
+          if (row === undefined || !isExpired(tables, row, cutoffs)) return Effect.succeed(false)
+          return Effect.as(setUndoable(tables.liveness, agentId, { ...row, alive: false }), true)
+        })
+    }
+  })
+)

@@ -1,0 +1,142 @@
+import { Config, ConfigError, Context, Effect, Either, Layer, Option, Redacted } from "effect"
+
+export type StoreKind = "memory" | "sqlite" | "postgres"
+
+export interface ServerConfigShape {
+  readonly host: string
+  readonly port: number
+  readonly store: StoreKind
+  readonly databaseUrl: Option.Option<Redacted.Redacted>
+  readonly dataDir: string
+  readonly registrationToken: Option.Option<Redacted.Redacted>
+  readonly adminToken: Option.Option<Redacted.Redacted>
+  readonly deposits: "open" | "admin"
+  readonly idleTimeoutMs: number
+  readonly busyTimeoutMs: number
+  readonly sweepIntervalMs: number
+  readonly currency: string
+  readonly trustProxy: boolean
+  readonly idempotencyRetentionMs: number
+  readonly maxJsonBodyBytes: number
+  readonly accessLog: boolean
+  readonly version: string
+}
+
+const positiveInt = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
+  )
+
+/** `host:port`, `[v6]:port`; the port 0 picks a free one. */
+export const parseAddress = (value: string): Either.Either<{ host: string; port: number }, string> => {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim())
+  if (!match) return Either.left(`"${value}" is not host:port`)
+  const port = Number(match[3])
+  if (port > 65535) return Either.left(`port ${port} is out of range`)
+  return Either.right({ host: (match[1] ?? match[2])!, port })
+}
+
+const address = Effect.gen(function* () {
+  const addr = yield* Config.option(Config.string("AGENT_MARKETPLACE_ADDR"))
+  if (Option.isSome(addr)) {
+    const parsed = parseAddress(addr.value)
+    if (Either.isLeft(parsed)) {
+      return yield* Effect.fail(ConfigError.InvalidData(["AGENT_MARKETPLACE_ADDR"], parsed.left))
+    }
+    return parsed.right
+  }
+  const port = yield* Config.option(
+    Config.integer("PORT").pipe(
+      Config.validate({ message: "must be a port number 0-65535", validation: (n) => n >= 0 && n <= 65535 })
+    )
+  )
+  return Option.isSome(port) ? { host: "0.0.0.0", port: port.value } : { host: "127.0.0.1", port: 8080 }
+})
+
+export const serverConfig = Effect.gen(function* () {
+  const { host, port } = yield* address
+  const databaseUrl = yield* Config.option(
+    Config.redacted("AGENT_MARKETPLACE_DATABASE_URL").pipe(
+      Config.orElse(() => Config.redacted("DATABASE_URL"))
+    )
+  )
+  const store = yield* Config.literal(
+    "memory",
+    "sqlite",
+    "postgres"
+  )("AGENT_MARKETPLACE_STORE").pipe(Config.withDefault(Option.isSome(databaseUrl) ? "postgres" : "sqlite"))
+  if (store === "postgres" && Option.isNone(databaseUrl)) {
+    return yield* Effect.fail(
+      ConfigError.MissingData(["AGENT_MARKETPLACE_DATABASE_URL"], "the postgres store needs a database URL")
+    )
+  }
+  const idleTimeoutMs = yield* positiveInt("AGENT_MARKETPLACE_HEARTBEAT_IDLE_TIMEOUT_MS", 45_000)
+  const busyTimeoutMs = yield* positiveInt("AGENT_MARKETPLACE_HEARTBEAT_BUSY_TIMEOUT_MS", 15_000)
+  const sweepIntervalMs = yield* positiveInt("AGENT_MARKETPLACE_SWEEP_INTERVAL_MS", 5_000)
+  return {
+    host,
+    port,
+    store,
+    databaseUrl,
+    dataDir: yield* Config.string("AGENT_MARKETPLACE_DATA_DIR").pipe(
+      Config.withDefault("./.agent-marketplace")
+    ),
+    registrationToken: yield* Config.option(Config.redacted("AGENT_MARKETPLACE_REGISTRATION_TOKEN")).pipe(
+      Effect.map(Option.filter((t) => Redacted.value(t).length > 0))
+    ),
+    adminToken: yield* Config.option(Config.redacted("AGENT_MARKETPLACE_ADMIN_TOKEN")).pipe(
+      Effect.map(Option.filter((t) => Redacted.value(t).length > 0))
+    ),
+    deposits: yield* Config.literal(
+      "open",
+      "admin"
+    )("AGENT_MARKETPLACE_DEPOSITS").pipe(Config.withDefault("open")),
+    idleTimeoutMs,
+    busyTimeoutMs,
+    sweepIntervalMs,
+    currency: yield* Config.string("AGENT_MARKETPLACE_CURRENCY").pipe(
+      Config.withDefault("credits"),
+      Config.validate({
+        message: "must be 1-32 characters",
+        validation: (s) => s.length >= 1 && s.length <= 32
+      })
+    ),
+    trustProxy: yield* Config.boolean("AGENT_MARKETPLACE_TRUST_PROXY").pipe(Config.withDefault(false)),
+    idempotencyRetentionMs: yield* positiveInt(
+      "AGENT_MARKETPLACE_IDEMPOTENCY_RETENTION_MS",
+      24 * 3600 * 1000
+    ),
+    maxJsonBodyBytes: yield* positiveInt("AGENT_MARKETPLACE_MAX_JSON_BODY_BYTES", 64 * 1024),
+    accessLog: yield* Config.boolean("AGENT_MARKETPLACE_ACCESS_LOG").pipe(Config.withDefault(false)),
+    version: "0.1.0"
+  } satisfies ServerConfigShape
+})
+
+export class ServerConfig extends Context.Tag("ServerConfig")<ServerConfig, ServerConfigShape>() {
+  /** Read from the environment (Effect `Config`); a bad value fails with a ConfigError naming the variable. */
+  static readonly layer = Layer.effect(ServerConfig, serverConfig)
+
+  /** Defaults for tests, with overrides. */
+  static readonly layerTest = (overrides: Partial<ServerConfigShape> = {}) =>
+    Layer.succeed(ServerConfig, {
+      host: "127.0.0.1",
+      port: 0,
+      store: "memory",
+      databaseUrl: Option.none(),
+      dataDir: "./.agent-marketplace",
+      registrationToken: Option.none(),
+      adminToken: Option.none(),
+      deposits: "open",
+      idleTimeoutMs: 45_000,
+      busyTimeoutMs: 15_000,
+      sweepIntervalMs: 5_000,
+      currency: "credits",
+      trustProxy: false,
+      idempotencyRetentionMs: 24 * 3600 * 1000,
+      maxJsonBodyBytes: 64 * 1024,
+      accessLog: false,
+      version: "0.1.0",
+      ...overrides
+    })
+}

@@ -1,0 +1,63 @@
+import type { Capability, Lifecycle } from "@agent-marketplace/domain/registry/Agent"
+import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { Context, type Effect, type Option } from "effect"
+
+/** One registered identity. Times are epoch milliseconds. */
+export interface AgentRow {
+  readonly agent_id: AgentId
+  readonly seq: number
+  readonly name: string | null
+  readonly endpoint: string | null
+  readonly metadata: Readonly<Record<string, string>>
+  readonly lifecycle: Lifecycle
+  readonly capabilities: ReadonlyArray<Capability>
+  readonly created_at: number
+  readonly updated_at: number
+}
+
+/** Liveness as the heartbeat feature keeps it. */
+export interface LivenessRow {
+  readonly agent_id: AgentId
+  readonly alive: boolean
+  readonly busy: boolean
+  readonly last_heartbeat_at: number
+}
+
+export interface AgentWithLiveness {
+  readonly agent: AgentRow
+  readonly liveness: Option.Option<LivenessRow>
+  readonly load: number
+}
+
+export interface DiscoverHit {
+  readonly agent: AgentRow
+  readonly capability: Capability
+  readonly load: number
+  readonly last_heartbeat_at: number
+}
+
+export interface AgentRepoShape {
+  readonly get: (agentId: AgentId) => Effect.Effect<Option.Option<AgentRow>>
+  /** Insert (seq is assigned by the store when 0) or replace. */
+  readonly put: (row: AgentRow) => Effect.Effect<AgentRow>
+  readonly getWithLiveness: (agentId: AgentId) => Effect.Effect<Option.Option<AgentWithLiveness>>
+  /** Registration order; `after` is an agent id from the previous page. */
+  readonly list: (options: {
+    readonly aliveOnly: boolean
+    readonly includeDeregistered: boolean
+    readonly after: Option.Option<AgentId>
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<AgentWithLiveness>>
+  /**
+   * Registered, alive agents declaring `capability`; unless `includeBusy`, only those with load below
+   * the capability's max_concurrency that did not say busy. Ordered by load, most recent heartbeat,
+   * agent id.
+   */
+  readonly discover: (options: {
+    readonly capability: string
+    readonly includeBusy: boolean
+    readonly limit: number
+  }) => Effect.Effect<ReadonlyArray<DiscoverHit>>
+}
+
+export class AgentRepo extends Context.Tag("AgentRepo")<AgentRepo, AgentRepoShape>() {}
