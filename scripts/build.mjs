@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 // Bundles the two deployables into plain JavaScript that runs with `node` (no transpiling loader):
@@ -37,5 +38,9 @@ const targets = {
 
 for (const [name, options] of Object.entries(targets)) {
   if (only && only !== name) continue
+  if (!existsSync(options.entryPoints[0])) {
+    process.stderr.write(`build: skipping ${name}: ${options.entryPoints[0]} does not exist\n`)
+    continue
+  }
   await build({ ...common, ...options })
 }
