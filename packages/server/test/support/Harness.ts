@@ -1,0 +1,78 @@
+import { MarketplaceApi } from "@agent-marketplace/domain/Api"
+import { HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer, TestClock } from "effect"
+import { ServerConfig, type ServerConfigShape } from "../../src/platform/ServerConfig"
+import { AppLive, StoreMemoryLive } from "../../src/ServerLive"
+
+/** A fixed, realistic start instant for the TestClock. */
+export const START = Date.parse("2026-01-01T00:00:00.000Z")
+
+/** The whole application on the memory store, served by a real Node server on port 0. */
+export const makeServer = (overrides: Partial<ServerConfigShape> = {}) =>
+  AppLive(StoreMemoryLive).pipe(
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(ServerConfig.layerTest(overrides))
+  )
+
+export type ServerServices = Layer.Layer.Success<ReturnType<typeof makeServer>>
+
+/**
+ * Sets the TestClock first, then builds the server inside the test's scope, so the sweeper sleeps on
+ * the TestClock.
+ */
+export const withServer = <A, E>(
+  body: Effect.Effect<A, E, ServerServices>,
+  overrides: Partial<ServerConfigShape> = {}
+) =>
+  Effect.gen(function* () {
+    yield* TestClock.setTime(START)
+    return yield* body.pipe(Effect.provide(makeServer(overrides)))
+  })
+
+let keyCounter = 0
+/** A fresh idempotency key. */
+export const freshKey = () => `key-${Date.now()}-${++keyCounter}`
+/** Headers of a mutation with a fresh idempotency key. */
+export const idem = () => ({ "idempotency-key": freshKey() })
+
+/** The unauthenticated client. */
+export const anonClient = HttpApiClient.make(MarketplaceApi)
+
+/** A client that presents `token` as a bearer credential. */
+export const clientFor = (token: string) =>
+  HttpApiClient.make(MarketplaceApi, {
+    transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
+  })
+
+/** Registers an agent and returns its id, token and an authenticated client. */
+export const registerAgent = (agentId: string) =>
+  Effect.gen(function* () {
+    const anon = yield* anonClient
+    const res = yield* anon.agents.register({ headers: {}, payload: { agent_id: agentId } })
+    const token = res.token!
+    const client = yield* clientFor(token)
+    return { id: agentId, token, client }
+  })
+
+export type AgentHandle = Effect.Effect.Success<ReturnType<typeof registerAgent>>
+
+/** The base URL of the test server (for raw `fetch`). */
+export const serverUrl = Effect.gen(function* () {
+  const server = yield* HttpServer.HttpServer
+  const address = server.address
+  if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("not a TCP server")
+  return `http://127.0.0.1:${address.port}`
+})
+
+export const available = (agent: AgentHandle) =>
+  Effect.map(agent.client.settlement.balance(), (b) => b.available)
+
+/** Whether `agentId` is alive according to the public directory. */
+export const isAlive = (agentId: string) =>
+  Effect.gen(function* () {
+    const anon = yield* anonClient
+    const page = yield* anon.agents.list({ urlParams: { limit: 1000 } })
+    const listing = page.items.find((a) => a.agent_id === agentId)
+    return listing?.alive ?? false
+  })
