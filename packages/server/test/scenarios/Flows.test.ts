@@ -422,6 +422,34 @@ describe("scenario flows", () => {
         expect(reused._tag).toBe("IdempotencyKeyReusedError")
         expect(yield* available(buyer)).toBe(100)
 
+        // The same key is scoped per caller: another agent using it performs its own deposit.
+        const other = yield* executor.client.settlement.deposit({
+          headers: { "idempotency-key": key },
+          payload: { amount: 100 }
+        })
+        expect(other.agent_id).toBe(executor.id)
+        expect(yield* available(executor)).toBe(100)
+        expect(yield* available(buyer)).toBe(100)
+
+        // A business rejection (409) is stored and replayed even after the state changed.
+        const withdrawKey = freshKey()
+        const tooMuch = yield* Effect.flip(
+          executor.client.settlement.withdraw({
+            headers: { "idempotency-key": withdrawKey },
+            payload: { amount: 150 }
+          })
+        )
+        expect(tooMuch._tag).toBe("BalanceInsufficientError")
+        yield* deposit(executor, 100)
+        const replayedRejection = yield* Effect.flip(
+          executor.client.settlement.withdraw({
+            headers: { "idempotency-key": withdrawKey },
+            payload: { amount: 150 }
+          })
+        )
+        expect(replayedRejection).toEqual(tooMuch)
+        expect(yield* available(executor)).toBe(200)
+
         // A replayed hold creates no second hold.
         const opened = yield* openTask(buyer)
         const assignment = yield* assignExecute(buyer, opened, executor)
@@ -479,6 +507,33 @@ describe("scenario flows", () => {
         const excessBody = JSON.parse(excess.text)
         expect(excessBody._tag).toMatch(/Error$/)
         expect(typeof excessBody.message).toBe("string")
+
+        const noKey = yield* call("/settlement/deposit", {
+          method: "POST",
+          headers: authed,
+          body: JSON.stringify({ amount: 5 })
+        })
+        expect(noKey.status).toBe(400)
+        expect(JSON.parse(noKey.text)._tag).toMatch(/Error$/)
+
+        const formEncoded = yield* call("/settlement/deposit", {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${buyer.token}`,
+            "content-type": "application/x-www-form-urlencoded",
+            "idempotency-key": freshKey()
+          },
+          body: "amount=5"
+        })
+        expect(formEncoded.status).toBe(400)
+        expect(JSON.parse(formEncoded.text)._tag).toBe("InputInvalidError")
+
+        const badToken = yield* call("/settlement/balance", {
+          method: "GET",
+          headers: { authorization: "Bearer agent-token-nope" }
+        })
+        expect(badToken.status).toBe(401)
+        expect(JSON.parse(badToken.text)._tag).toBe("AuthenticationFailedError")
 
         const unauthenticated = yield* call("/settlement/balance", { method: "GET" })
         expect(unauthenticated.status).toBe(401)
