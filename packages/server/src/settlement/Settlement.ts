@@ -264,14 +264,7 @@ export const SettlementLive = Layer.effect(
               message: `the latest review session of ${hold.assignment_id} has not passed with every verdict`
             })
           }
-          const assignment = yield* tasks.lockAssignment(hold.assignment_id)
-          if (Option.isSome(assignment) && assignment.value.status === "output_ready") {
-            yield* tasks.putAssignment({
-              ...assignment.value,
-              status: "approved",
-              updated_at: yield* Clock.currentTimeMillis
-            })
-          }
+          // The caller (SettlementHttp) approves the assignment through Tasks.finalize in the same transaction.
           return yield* release(hold)
         }),
       releaseReviewAfterSubmission: (hold, reviewId) =>

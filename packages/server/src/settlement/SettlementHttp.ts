@@ -7,6 +7,7 @@ import { Effect, Option } from "effect"
 import { mutation } from "../http/Mutation"
 import { ServerConfig } from "../platform/ServerConfig"
 import { entryToWire, holdToWire, nextCursor } from "../platform/Wire"
+import { TaskRepo } from "../tasks/TaskRepo"
 import { Tasks } from "../tasks/Tasks"
 import { LedgerRepo } from "./LedgerRepo"
 import { agentAccount, Settlement } from "./Settlement"
@@ -18,6 +19,7 @@ export const SettlementHttp = HttpApiBuilder.group(MarketplaceApi, "settlement",
     const settlement = yield* Settlement
     const ledger = yield* LedgerRepo
     const tasks = yield* Tasks
+    const taskRepo = yield* TaskRepo
     const config = yield* ServerConfig
     const selfService = () =>
       config.deposits === "open"
@@ -116,11 +118,15 @@ export const SettlementHttp = HttpApiBuilder.group(MarketplaceApi, "settlement",
         holdOp("/settlement/refund", headers["idempotency-key"], payload, settlement.refundByPayer)
       )
       .handle("releaseExecute", ({ payload, headers }) =>
-        holdOp(
-          "/settlement/release-execute-after-reviews",
-          headers["idempotency-key"],
-          payload,
-          settlement.releaseExecuteAfterReviews
+        holdOp("/settlement/release-execute-after-reviews", headers["idempotency-key"], payload, (hold) =>
+          Effect.gen(function* () {
+            const released = yield* settlement.releaseExecuteAfterReviews(hold)
+            const assignment = yield* taskRepo.lockAssignment(hold.assignment_id)
+            if (Option.isSome(assignment) && assignment.value.status === "output_ready") {
+              yield* tasks.finalize(assignment.value, "approved")
+            }
+            return released
+          })
         )
       )
       .handle("releaseReview", ({ payload, headers }) =>
