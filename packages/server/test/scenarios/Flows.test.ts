@@ -1,3 +1,4 @@
+import type { AssignmentId } from "@agent-marketplace/domain/shared/Ids"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { Settlement } from "../../src/settlement/Settlement"
@@ -55,7 +56,7 @@ const assignExecute = (
     }
   })
 
-const assignReview = (buyer: AgentHandle, opened: Opened, reviewer: AgentHandle, target: string) =>
+const assignReview = (buyer: AgentHandle, opened: Opened, reviewer: AgentHandle, target: AssignmentId) =>
   buyer.client.assignments.create({
     headers: idem(),
     payload: {
@@ -63,14 +64,14 @@ const assignReview = (buyer: AgentHandle, opened: Opened, reviewer: AgentHandle,
       session_id: opened.session.session_id,
       agent_id: reviewer.id,
       kind: "review",
-      target_assignment_id: target as any
+      target_assignment_id: target
     }
   })
 
 const hold = (
   buyer: AgentHandle,
   opened: Opened,
-  assignmentId: string,
+  assignmentId: AssignmentId,
   payee: AgentHandle,
   kind: "execute" | "review",
   amount: number
@@ -80,8 +81,8 @@ const hold = (
     payload: {
       amount,
       task_id: opened.task.task_id,
-      assignment_id: assignmentId as any,
-      payee_agent_id: payee.id as any,
+      assignment_id: assignmentId,
+      payee_agent_id: payee.id,
       kind
     }
   })
@@ -98,12 +99,12 @@ const fundedFlow = Effect.gen(function* () {
   yield* buyer.client.tasks.addParticipant({
     path: { task_id: opened.task.task_id },
     headers: idem(),
-    payload: { agent_id: executor.id as any }
+    payload: { agent_id: executor.id }
   })
   yield* buyer.client.tasks.addParticipant({
     path: { task_id: opened.task.task_id },
     headers: idem(),
-    payload: { agent_id: reviewer.id as any }
+    payload: { agent_id: reviewer.id }
   })
   const exec = yield* assignExecute(buyer, opened, executor)
   const review = yield* assignReview(buyer, opened, reviewer, exec.assignment_id)
@@ -458,7 +459,7 @@ describe("scenario flows", () => {
           amount: 60,
           task_id: opened.task.task_id,
           assignment_id: assignment.assignment_id,
-          payee_agent_id: executor.id as any,
+          payee_agent_id: executor.id,
           kind: "execute" as const
         }
         const h1 = yield* buyer.client.settlement.hold({ headers: { "idempotency-key": holdKey }, payload })

@@ -1,4 +1,5 @@
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
+import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, TestClock } from "effect"
@@ -46,8 +47,9 @@ export const clientFor = (token: string) =>
   })
 
 /** Registers an agent and returns its id, token and an authenticated client. */
-export const registerAgent = (agentId: string) =>
+export const registerAgent = (rawId: string) =>
   Effect.gen(function* () {
+    const agentId = AgentId.make(rawId)
     const anon = yield* anonClient
     const res = yield* anon.agents.register({ headers: {}, payload: { agent_id: agentId } })
     const token = res.token!
