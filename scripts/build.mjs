@@ -32,7 +32,13 @@ const targets = {
   },
   cli: {
     entryPoints: [resolve(root, "packages/cli/src/bin.ts")],
-    outfile: resolve(root, "packages/cli/dist/cli.mjs")
+    outfile: resolve(root, "packages/cli/dist/cli.mjs"),
+    // Agents run the CLI often, so start-up matters: minify (V8 parses the bundle on every run) and
+    // leave out the yaml/toml/ini parsers @effect/cli carries for config-file options we do not use.
+    minify: true,
+    alias: Object.fromEntries(
+      ["yaml", "toml", "ini"].map((name) => [name, resolve(root, "packages/cli/build/no-config-files.mjs")])
+    )
   }
 }
 
