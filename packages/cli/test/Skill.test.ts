@@ -1,8 +1,8 @@
-import { CliConfig, CommandDescriptor } from "@effect/cli"
-import { Effect } from "effect"
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { CliConfig, CommandDescriptor } from "@effect/cli"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { hoistGlobalOptions } from "../src/Argv"
 import { command, commandNames, helpText, hoistSpec, subcommands } from "../src/Cli"
@@ -68,7 +68,9 @@ export const commandLines = (file: string): Array<CommandLine> => {
       while (logical.trimEnd().endsWith("\\") && i + 1 < lines.length) {
         logical = `${logical.trimEnd().slice(0, -1).trimEnd()} ${lines[++i]!.trim()}`
       }
-      for (const match of logical.matchAll(/(?:^|\$\(|[|;&]\s*|^\s*\$\s+)\s*(agent-marketplace(?:\s.*)?)$/gm)) {
+      for (const match of logical.matchAll(
+        /(?:^|\$\(|[|;&]\s*|^\s*\$\s+)\s*(agent-marketplace(?:\s.*)?)$/gm
+      )) {
         found.push({ file, line: start + 1, text: match[1]! })
       }
       continue
@@ -80,11 +82,23 @@ export const commandLines = (file: string): Array<CommandLine> => {
   return found
 }
 
-const globalFlags = new Set(["--server", "--token", "--agent-id", "--registration-token", "--credentials", "--format"])
+const globalFlags = new Set([
+  "--server",
+  "--token",
+  "--agent-id",
+  "--registration-token",
+  "--credentials",
+  "--format"
+])
 const builtInFlags = new Set(["--help", "-h", "--version"])
 
 /** Flags (with aliases) that a command's usage line shows. */
-const flagsOf = (name: string): Set<string> => new Set(helpText(name)!.split("\n")[0]!.match(/--[a-z][a-z-]*/g) ?? [])
+const flagsOf = (name: string): Set<string> =>
+  new Set(
+    helpText(name)!
+      .split("\n")[0]!
+      .match(/--[a-z][a-z-]*/g) ?? []
+  )
 
 const files = markdownFiles(skillDir)
 const all = files.flatMap(commandLines)
@@ -147,7 +161,9 @@ describe("the skill matches the CLI", () => {
       if (outcome._tag === "Left") {
         problems.push(`${relative(root, file)}:${line}: ${text}: ${JSON.stringify(outcome.left.error)}`)
       } else if (outcome.right._tag === "UserDefined" && outcome.right.leftover.length > 0) {
-        problems.push(`${relative(root, file)}:${line}: ${text}: leftover ${outcome.right.leftover.join(" ")}`)
+        problems.push(
+          `${relative(root, file)}:${line}: ${text}: leftover ${outcome.right.leftover.join(" ")}`
+        )
       }
     }
     expect(problems).toEqual([])
