@@ -7,7 +7,7 @@ import {
   HttpClientRequest,
   HttpClientResponse
 } from "@effect/platform"
-import { Context, Data, Effect, Option, ParseResult, Ref } from "effect"
+import { Context, Data, Duration, Effect, Option, ParseResult, Ref } from "effect"
 import {
   ServerFailedError,
   ServerUnreachableError,
@@ -32,6 +32,8 @@ export interface ClientOptions {
   readonly retry?: boolean
   /** The idempotency key of this invocation, reported when the outcome is unknown. */
   readonly idempotencyKey?: string | undefined
+  /** Bound for one attempt, when shorter than the policy's (the daemon: one interval). */
+  readonly attemptTimeout?: Duration.Duration | undefined
 }
 
 interface LastAnswer {
@@ -110,13 +112,17 @@ export const makeClient = (options: ClientOptions) =>
     const policy = yield* RetryPolicy
     const output = yield* Output
     const retry = options.retry ?? true
+    const attemptTimeout =
+      options.attemptTimeout === undefined
+        ? policy.attemptTimeout
+        : Duration.min(policy.attemptTimeout, options.attemptTimeout)
 
     const transport = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
       HttpClient.transform(client, (execute, request) => {
         const attempt = execute.pipe(
           Effect.flatMap((response) => buffered(request, response)),
           Effect.timeoutFail({
-            duration: policy.attemptTimeout,
+            duration: attemptTimeout,
             onTimeout: () =>
               new HttpClientError.RequestError({
                 request,

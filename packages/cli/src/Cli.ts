@@ -120,10 +120,8 @@ export const runCli = (args: ReadonlyArray<string>) =>
     Effect.catchAll((error) =>
       Effect.gen(function* () {
         const rendered = renderError(error)
-        if (!rendered.alreadyPrinted) {
-          const output = yield* Output
-          yield* output.stderr(JSON.stringify(rendered.json))
-        }
+        const output = yield* Output
+        yield* output.stderr(JSON.stringify(rendered.json))
         return rendered.code
       })
     ),

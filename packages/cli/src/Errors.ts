@@ -1,6 +1,7 @@
 import { ValidationError } from "@effect/cli"
 import { HttpApiSchema, HttpClientError } from "@effect/platform"
 import { Data, ParseResult } from "effect"
+import { paragraphs } from "./Help"
 
 /** Exit codes of the CLI (cli.md). */
 export const ExitCode = {
@@ -84,8 +85,6 @@ const localCodes: Record<CliError["_tag"], ExitCode> = {
 export interface RenderedError {
   readonly code: ExitCode
   readonly json: Record<string, unknown>
-  /** Parse errors of `@effect/cli` are already printed (with help) by the library itself. */
-  readonly alreadyPrinted: boolean
 }
 
 const ownFields = (error: object): Record<string, unknown> => {
@@ -112,10 +111,11 @@ const isLocal = (error: { _tag: string }): error is CliError => error._tag in lo
 /** Maps any failure of a command to its exit code and stderr JSON. */
 export const renderError = (error: unknown): RenderedError => {
   if (ValidationError.isValidationError(error)) {
+    // `@effect/cli` has printed the message as text already; the JSON line repeats it for programs.
+    const message = paragraphs(error.error).join(" ").trim()
     return {
       code: ExitCode.usage,
-      json: { _tag: "UsageError", message: "invalid command line (see the message above)" },
-      alreadyPrinted: true
+      json: { _tag: "UsageError", message: message.length > 0 ? message : "invalid command line" }
     }
   }
   if (HttpClientError.isHttpClientError(error)) {
@@ -125,8 +125,7 @@ export const renderError = (error: unknown): RenderedError => {
         _tag: "ServerUnreachableError",
         message: `cannot reach the server at ${error.request.url}: ${error.message}`,
         url: error.request.url
-      },
-      alreadyPrinted: false
+      }
     }
   }
   if (ParseResult.isParseError(error)) {
@@ -135,8 +134,7 @@ export const renderError = (error: unknown): RenderedError => {
       json: {
         _tag: "ServerFailedError",
         message: `the server's answer does not match the contract: ${error.message}`
-      },
-      alreadyPrinted: false
+      }
     }
   }
   if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
@@ -145,28 +143,24 @@ export const renderError = (error: unknown): RenderedError => {
     if (error instanceof UntypedServerError) {
       return {
         code: error.status >= 500 ? ExitCode.unavailable : ExitCode.refused,
-        json: error.body,
-        alreadyPrinted: false
+        json: error.body
       }
     }
     if (isLocal(tagged)) {
       return {
         code: localCodes[tagged._tag],
-        json: { _tag: tagged._tag, message, ...ownFields(tagged) },
-        alreadyPrinted: false
+        json: { _tag: tagged._tag, message, ...ownFields(tagged) }
       }
     }
     // A typed error of the HttpApi, decoded from the server's JSON error body.
     const status = statusOfTypedError(tagged) ?? 400
     return {
       code: status >= 500 ? ExitCode.unavailable : ExitCode.refused,
-      json: { _tag: tagged._tag, message, ...ownFields(tagged) },
-      alreadyPrinted: false
+      json: { _tag: tagged._tag, message, ...ownFields(tagged) }
     }
   }
   return {
     code: ExitCode.unavailable,
-    json: { _tag: "UnknownError", message: String(error) },
-    alreadyPrinted: false
+    json: { _tag: "UnknownError", message: String(error) }
   }
 }

@@ -57,7 +57,7 @@ const GENERIC = [
   /^This setting is optional\.$/
 ]
 
-const paragraphs = (doc: HelpDoc.HelpDoc): Array<string> => {
+export const paragraphs = (doc: HelpDoc.HelpDoc): Array<string> => {
   switch (doc._tag) {
     case "Empty":
       return []

@@ -193,7 +193,11 @@ describe("exit codes", () => {
     ]) {
       const result = await runPromise([...args, ...auth(server)])
       expect(result.code, args.join(" ")).toBe(2)
+      expect(result.error?._tag, args.join(" ")).toBe("UsageError")
+      expect(String(result.error?.message).length).toBeGreaterThan(5)
     }
+    const missing = await runPromise(["get-task", ...auth(server)])
+    expect(missing.error).toEqual({ _tag: "UsageError", message: "Expected to find option: '--task-id'" })
     expect(server.requests).toHaveLength(0)
   })
 

@@ -1,6 +1,6 @@
 import { Command, HelpDoc, Options } from "@effect/cli"
 import type { HttpClientResponse } from "@effect/platform"
-import { Effect, Option, type Schema } from "effect"
+import { type Duration, Effect, Option, type Schema } from "effect"
 import { type MarketplaceClient, makeClient } from "../ApiClient"
 import { UsageError } from "../Errors"
 import { renderBody } from "../Format"
@@ -86,6 +86,7 @@ export const open = (options: {
   readonly retry?: boolean
   readonly mutation?: boolean
   readonly idempotencyKey?: Option.Option<string>
+  readonly attemptTimeout?: Duration.Duration
 }) =>
   Effect.gen(function* () {
     const flags = yield* rootCommand
@@ -107,7 +108,8 @@ export const open = (options: {
       server: settings.server,
       token,
       retry: options.retry ?? true,
-      idempotencyKey: key
+      idempotencyKey: key,
+      attemptTimeout: options.attemptTimeout
     })
     const session: Session = {
       settings,

@@ -119,7 +119,7 @@ export const daemon = Command.make(
       }
       const interval = Duration.millis(Math.round(args.interval * 1000))
       // Each request is tried once; the loops below do the waiting, so a beat is never 30 s late.
-      const session = yield* open({ auth: true, retry: false })
+      const session = yield* open({ auth: true, retry: false, attemptTimeout: interval })
       const first = yield* firstHeartbeat(session, args.busy, interval)
       const tooLong = (timeoutMs: number) => Duration.toMillis(interval) >= timeoutMs / 2
       if (tooLong(first.timeout_ms)) {
