@@ -136,3 +136,7 @@ export const helpRequest = (
   }
   return { command: undefined }
 }
+
+/** `--version` on its own (no command): answered without the parser. */
+export const versionRequest = (args: ReadonlyArray<string>): boolean =>
+  args.length === 1 && args[0] === "--version"

@@ -5,7 +5,8 @@ import {
   type HoistSpec,
   helpRequest,
   hoistGlobalOptions,
-  LOWERED_VALUE_OPTIONS
+  LOWERED_VALUE_OPTIONS,
+  versionRequest
 } from "./Argv"
 import * as Buyer from "./commands/Buyer"
 import { usage } from "./commands/Common"
@@ -89,6 +90,16 @@ const cli = Command.run(command, { name: "agent-marketplace", version: VERSION }
 
 const PROGRAM = "agent-marketplace"
 
+/**
+ * What `--help` or `--version` prints for these arguments, or `undefined` when they ask for neither
+ * (or for the help of an unknown command, which the parser then reports).
+ */
+export const helpOrVersion = (args: ReadonlyArray<string>): string | undefined => {
+  if (versionRequest(args)) return VERSION
+  const help = helpRequest(args, hoistSpec)
+  return help === undefined ? undefined : helpText(help.command)
+}
+
 /** The `--help` text for the root (`undefined`) or a command; `undefined` for an unknown command. */
 export const helpText = (name: string | undefined): string | undefined => {
   if (name === undefined)
@@ -110,8 +121,7 @@ export const hoistSpec: HoistSpec = {
  */
 export const runCli = (args: ReadonlyArray<string>) =>
   Effect.suspend(() => {
-    const help = helpRequest(args, hoistSpec)
-    const text = help === undefined ? undefined : helpText(help.command)
+    const text = helpOrVersion(args)
     return text === undefined
       ? cli(["node", PROGRAM, ...hoistGlobalOptions(args, hoistSpec)])
       : Effect.flatMap(Output, (output) => output.stdout(text))

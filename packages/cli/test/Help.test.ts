@@ -36,6 +36,6 @@ describe("--help", () => {
   it("--version prints the version", async () => {
     const result = await runPromise(["--version"])
     expect(result.code).toBe(0)
-    expect(result.stdout).toContain("0.1.0")
+    expect(result.stdout).toBe("0.1.0")
   })
 })
