@@ -158,6 +158,14 @@ describe("exit codes", () => {
     expect(server.requests).toHaveLength(2)
   })
 
+  it("a 2xx body that is not the contract's: exit 3 ServerFailedError (not a refusal)", async () => {
+    const server = await fake(() => ({ status: 200, body: { something: "else" } }))
+    const result = await runPromise(["balance", ...auth(server)])
+    expect(result.code).toBe(3)
+    expect(result.error?._tag).toBe("ServerFailedError")
+    expect(result.stdout).toBe("")
+  })
+
   it("usage errors: exit 2 and nothing is sent", async () => {
     const server = await fake(() => ({ status: 200, body: {} }))
     for (const args of [
