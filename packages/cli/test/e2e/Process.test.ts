@@ -1,4 +1,5 @@
-import { mkdtempSync, realpathSync } from "node:fs"
+import { execFile } from "node:child_process"
+import { copyFileSync, mkdirSync, mkdtempSync, realpathSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
@@ -28,6 +29,23 @@ describe("the installed command", () => {
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^agent-marketplace 0\.1\.0\n/)
     expect(result.stdout).toContain("  discover ")
+  })
+
+  it("without a build, the bin says what to run (exit 4) instead of a stack trace", async () => {
+    const copy = mkdtempSync(join(tmpdir(), "am-nobuild-"))
+    mkdirSync(join(copy, "bin"))
+    copyFileSync(cliBin, join(copy, "bin/agent-marketplace.mjs"))
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolvePromise) => {
+      execFile(
+        process.execPath,
+        [join(copy, "bin/agent-marketplace.mjs"), "--help"],
+        (error, _stdout, stderr) =>
+          resolvePromise({ code: error === null ? 0 : (error.code as number), stderr })
+      )
+    })
+    expect(result.code).toBe(4)
+    expect(JSON.parse(result.stderr)).toMatchObject({ _tag: "CliNotBuiltError" })
+    expect(result.stderr).toContain("npm run build")
   })
 
   it("an unreachable server: exit 3, one JSON error naming the URL, nothing on stdout", async () => {
