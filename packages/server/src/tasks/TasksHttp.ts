@@ -1,12 +1,13 @@
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
 import { CurrentAgent } from "@agent-marketplace/domain/identity/Authentication"
+import type { AgentId, AssignmentId } from "@agent-marketplace/domain/shared/Ids"
 import { AssignmentChange } from "@agent-marketplace/domain/tasks/AssignmentChange"
 import { Assignment, CancelTaskResponse, Session, Task } from "@agent-marketplace/domain/tasks/Task"
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { mutation } from "../http/Mutation"
 import { assignmentToWire, nextCursor, sessionToWire, taskToWire } from "../platform/Wire"
-import { TaskRepo } from "./TaskRepo"
+import { type AssignmentRow, TaskRepo } from "./TaskRepo"
 import { Tasks } from "./Tasks"
 
 const DEFAULT_LIMIT = 100
@@ -130,12 +131,13 @@ export const AssignmentsHttp = HttpApiBuilder.group(MarketplaceApi, "assignments
   Effect.gen(function* () {
     const tasks = yield* Tasks
     const repo = yield* TaskRepo
-    const change = (
+    /** cancel / decline / reject: an assignment leaves `assigned` or `output_ready`, refunding its hold. */
+    const change = <E1, E2>(
       name: "cancel" | "decline" | "reject",
-      id: string,
+      id: AssignmentId,
       key: string,
-      authorize: (caller: any) => Effect.Effect<any, any>,
-      apply: (a: any) => Effect.Effect<any, any>
+      authorize: (caller: AgentId) => Effect.Effect<AssignmentRow, E1>,
+      apply: (a: AssignmentRow) => Effect.Effect<AssignmentChange, E2>
     ) =>
       mutation(
         {
