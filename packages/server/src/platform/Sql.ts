@@ -1,0 +1,109 @@
+import { SqlClient } from "@effect/sql"
+import { SqlError } from "@effect/sql/SqlError"
+import type { Fragment } from "@effect/sql/Statement"
+import { Effect, Layer, Schema } from "effect"
+import { Store } from "./Store"
+
+/**
+ * Helpers shared by the SQL repositories (one implementation over `SqlClient` for SQLite and
+ * Postgres; dialect differences are isolated here and in `sql.onDialectOrElse` at the call site).
+ */
+
+/**
+ * An integer column: SQLite answers numbers, Postgres answers `int8` as a string. Decoded with a
+ * schema (never `Number()` on raw rows), so a value outside the safe integer range is a decode defect.
+ */
+export const SqlInt = Schema.Union(
+  Schema.Int,
+  Schema.compose(Schema.NumberFromString, Schema.Int)
+).annotations({ identifier: "SqlInt" })
+
+/** A nullable integer column. */
+export const SqlIntOrNull = Schema.NullOr(SqlInt)
+
+/** A boolean column: Postgres `boolean`, SQLite `0`/`1`. */
+export const SqlBool = Schema.Union(
+  Schema.Boolean,
+  Schema.transform(Schema.Literal(0, 1), Schema.Boolean, {
+    strict: true,
+    decode: (n) => n === 1,
+    encode: (b) => (b ? 1 : 0)
+  })
+).annotations({ identifier: "SqlBool" })
+
+/** A JSON document kept in a TEXT column (both dialects). */
+export const SqlJson = <A, I>(schema: Schema.Schema<A, I>) => Schema.parseJson(schema)
+
+/** A boolean as a statement parameter: SQLite has no boolean type. */
+export const boolParam = (sql: SqlClient.SqlClient, value: boolean): Fragment =>
+  sql.onDialectOrElse({
+    pg: () => sql`${value}`,
+    orElse: () => sql`${value ? 1 : 0}`
+  })
+
+/** ` FOR UPDATE` on Postgres; nothing on SQLite, whose single connection already serialises writers. */
+export const forUpdate = (sql: SqlClient.SqlClient): Fragment =>
+  sql.onDialectOrElse({ pg: () => sql.literal(" FOR UPDATE"), orElse: () => sql.literal("") })
+
+/** Decodes query rows with a schema; a row that does not decode is a defect (the schema is ours). */
+export const decodeRows =
+  <A, I>(schema: Schema.Schema<A, I>) =>
+  <E, R>(rows: Effect.Effect<ReadonlyArray<unknown>, E, R>): Effect.Effect<ReadonlyArray<A>, E, R> =>
+    Effect.flatMap(rows, (raw) => Effect.orDie(Schema.decodeUnknown(Schema.Array(schema))(raw)))
+
+/** Store errors inside repositories are defects: the service answers 500 / `/ready` answers 503. */
+export const orDieSql = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, Exclude<E, SqlError>, R> =>
+  Effect.catchIf(
+    effect,
+    (e): e is Extract<E, SqlError> => e instanceof SqlError,
+    Effect.die
+  ) as Effect.Effect<A, Exclude<E, SqlError>, R>
+
+/** The named id sequences (`task-<n>`, …). Postgres: native sequences; SQLite: a counter table. */
+export const sequenceNames = ["agent", "task", "session", "assignment", "review", "hold", "entry"] as const
+export type SequenceName = (typeof sequenceNames)[number]
+
+/**
+ * The next value of a named sequence. On Postgres a native sequence (never rolled back, so ids may
+ * have gaps, and concurrent transactions do not serialise on it); on SQLite a counter row updated in
+ * the current transaction.
+ */
+export const nextSequence = (name: SequenceName): Effect.Effect<number, never, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql
+      .onDialectOrElse({
+        pg: () => sql`SELECT nextval(${`seq_${name}`}) AS value`,
+        orElse: () =>
+          sql`INSERT INTO sequences (name, value) VALUES (${name}, 1)
+              ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1
+              RETURNING value`
+      })
+      .pipe(
+        decodeRows(Schema.Struct({ value: SqlInt })),
+        Effect.map((rows) => rows[0]!.value),
+        Effect.orDie
+      )
+  )
+
+/**
+ * The SQL `Store`: `transaction` is `sql.withTransaction` (nested calls are savepoints); a database
+ * failure inside it is a defect, never a typed error of the caller.
+ */
+export const StoreSql = Layer.effect(
+  Store,
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const kind = sql.onDialectOrElse({ pg: () => "postgres", sqlite: () => "sqlite", orElse: () => "sql" })
+    return {
+      kind,
+      transaction: (effect) => orDieSql(sql.withTransaction(effect)),
+      ping: sql`SELECT 1 AS ok`.pipe(
+        Effect.as(true),
+        Effect.catchAll(() => Effect.succeed(false)),
+        Effect.catchAllDefect(() => Effect.succeed(false))
+      )
+    }
+  })
+)
