@@ -101,6 +101,7 @@ export const StoreSql = Layer.effect(
       transaction: (effect) => orDieSql(sql.withTransaction(effect)),
       ping: sql`SELECT 1 AS ok`.pipe(
         Effect.as(true),
+        Effect.timeoutTo({ duration: "3 seconds", onSuccess: (ok) => ok, onTimeout: () => false }),
         Effect.catchAll(() => Effect.succeed(false)),
         Effect.catchAllDefect(() => Effect.succeed(false))
       )

@@ -39,7 +39,7 @@ export const SqliteClientLive = (filename: string) =>
 
 /** Postgres: a pool shared by the process; every replica runs one. */
 export const PgClientLive = (url: Redacted.Redacted, maxConnections = 10) =>
-  PgClient.layer({ url, maxConnections, applicationName: "platform-server" })
+  PgClient.layer({ url, maxConnections, connectTimeout: "5 seconds", applicationName: "platform-server" })
 
 /** A store that cannot be opened stops startup (the entry point reports it in one line). */
 export const StoreSqliteLive = (filename: string) =>
