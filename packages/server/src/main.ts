@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { ServerConfig, type ServerConfigShape } from "./platform/ServerConfig"
-import { sqliteFile, StorePostgresLive, StoreSqliteLive } from "./platform/StoreLayers"
+import { StorePostgresLive, StoreSqliteLive, sqliteFile } from "./platform/StoreLayers"
 import { AppLive, StoreMemoryLive, type StoreServices } from "./ServerLive"
 
 /** In-flight requests get this long after SIGTERM before their connections are cut. */
@@ -60,11 +60,14 @@ const MainLive = Layer.unwrapScoped(
       Layer.provide(NodeHttpServer.layer(makeNodeServer, { host: config.host, port: config.port }))
     )
   })
-).pipe(
-  Layer.provide(ServerConfig.layer),
-  Layer.provide(Logger.replace(Logger.defaultLogger, Logger.jsonLogger)),
-  Layer.provide(Logger.minimumLogLevel(LogLevel.Info))
-)
+).pipe(Layer.provide(ServerConfig.layer))
+
+/**
+ * JSON log lines on stdout for the whole program. `Logger.json` (= `withConsoleLog(jsonLogger)`):
+ * `Logger.jsonLogger` alone only formats, so replacing the default logger with it silently drops
+ * every log line.
+ */
+const LoggingLive = Layer.merge(Logger.json, Logger.minimumLogLevel(LogLevel.Info))
 
 Layer.launch(MainLive).pipe(
   Effect.catchIf(ConfigError.isConfigError, (error) =>
@@ -80,5 +83,6 @@ Layer.launch(MainLive).pipe(
       process.exit(1)
     })
   ),
+  Effect.provide(LoggingLive),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )
