@@ -1,0 +1,78 @@
+import { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { SqlClient } from "@effect/sql"
+import type { Fragment } from "@effect/sql/Statement"
+import { Effect, Layer, Option, Schema } from "effect"
+import { boolParam, decodeRows, SqlBool, SqlInt } from "../platform/Sql"
+import type { LivenessRow } from "../registry/AgentRepo"
+import { hasLoad } from "../registry/AgentRepoSql"
+import { LivenessRepo } from "./LivenessRepo"
+
+const LivenessSqlRow = Schema.Struct({
+  agent_id: AgentId,
+  alive: SqlBool,
+  busy: SqlBool,
+  last_heartbeat_at: SqlInt
+})
+
+interface Cutoffs {
+  readonly idleCutoff: number
+  readonly busyCutoff: number
+}
+
+/**
+ * Liveness over `SqlClient`. `expired` lists in first-heartbeat order (`seq`), the memory store's
+ * order; `claimTimeout` is one conditional `UPDATE … RETURNING`, so of several replicas sweeping the
+ * same outage exactly one gets the row back.
+ */
+export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClient> = Layer.effect(
+  LivenessRepo,
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+
+    /**
+     * Alive and silent past its cutoff (strictly): the busy cutoff when it said busy or has load,
+     * else the idle cutoff. The first comparison lets the `(alive, last_heartbeat_at)` index bound
+     * the scan.
+     */
+    const silentPast = (table: "l" | "liveness", { busyCutoff, idleCutoff }: Cutoffs): Fragment => {
+      const t = sql.literal(table)
+      const effectivelyBusy = sql`(${t}.busy OR ${hasLoad(sql, `${table}.agent_id`)})`
+      return sql`${t}.alive AND ${t}.last_heartbeat_at < ${Math.max(busyCutoff, idleCutoff)}
+        AND ((${t}.last_heartbeat_at < ${busyCutoff} AND ${effectivelyBusy})
+          OR (${t}.last_heartbeat_at < ${idleCutoff} AND NOT ${effectivelyBusy}))`
+    }
+
+    return {
+      get: (agentId) =>
+        sql`SELECT agent_id, alive, busy, last_heartbeat_at FROM liveness WHERE agent_id = ${agentId}`.pipe(
+          decodeRows(LivenessSqlRow),
+          Effect.map((rows): Option.Option<LivenessRow> => Option.fromNullable(rows[0])),
+          Effect.orDie
+        ),
+      put: (row) =>
+        sql`INSERT INTO liveness (agent_id, alive, busy, last_heartbeat_at)
+            VALUES (${row.agent_id}, ${boolParam(sql, row.alive)}, ${boolParam(sql, row.busy)},
+              ${row.last_heartbeat_at})
+            ON CONFLICT (agent_id) DO UPDATE SET
+              alive = excluded.alive, busy = excluded.busy, last_heartbeat_at = excluded.last_heartbeat_at`.pipe(
+          Effect.asVoid,
+          Effect.orDie
+        ),
+      expired: (cutoffs) =>
+        sql`SELECT l.agent_id FROM liveness l WHERE ${silentPast("l", cutoffs)} ORDER BY l.seq`.pipe(
+          decodeRows(Schema.Struct({ agent_id: AgentId })),
+          Effect.map((rows) => rows.map((r) => r.agent_id)),
+          Effect.orDie
+        ),
+      // The conditions name the updated row itself, so on Postgres a claimer that waited for another's
+      // row lock re-checks them against the committed row (alive is false by then) and gets nothing.
+      claimTimeout: (agentId, cutoffs) =>
+        sql`UPDATE liveness SET alive = ${boolParam(sql, false)}
+            WHERE liveness.agent_id = ${agentId} AND ${silentPast("liveness", cutoffs)}
+            RETURNING agent_id`.pipe(
+          Effect.map((rows) => rows.length > 0),
+          Effect.orDie
+        )
+    }
+  })
+)

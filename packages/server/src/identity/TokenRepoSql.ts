@@ -1,0 +1,42 @@
+import { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Option, Schema } from "effect"
+import { decodeRows } from "../platform/Sql"
+import { TokenRepo } from "./TokenRepo"
+
+/**
+ * Bearer tokens over `SqlClient`: only the SHA-256 hex hash is stored. Inserting a hash that exists
+ * makes it active again for the given agent, as the memory store does.
+ */
+export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = Layer.effect(
+  TokenRepo,
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    return {
+      insert: (row) =>
+        sql`INSERT INTO tokens (token_hash, agent_id, created_at, revoked_at)
+            VALUES (${row.token_hash}, ${row.agent_id}, ${row.created_at}, NULL)
+            ON CONFLICT (token_hash) DO UPDATE SET
+              agent_id = excluded.agent_id, created_at = excluded.created_at, revoked_at = NULL`.pipe(
+          Effect.asVoid,
+          Effect.orDie
+        ),
+      findActive: (tokenHash) =>
+        sql`SELECT agent_id FROM tokens WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`.pipe(
+          decodeRows(Schema.Struct({ agent_id: AgentId })),
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => r.agent_id)),
+          Effect.orDie
+        ),
+      revoke: (tokenHash, at) =>
+        sql`UPDATE tokens SET revoked_at = ${at} WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`.pipe(
+          Effect.asVoid,
+          Effect.orDie
+        ),
+      revokeAll: (agentId, at) =>
+        sql`UPDATE tokens SET revoked_at = ${at} WHERE agent_id = ${agentId} AND revoked_at IS NULL`.pipe(
+          Effect.asVoid,
+          Effect.orDie
+        )
+    }
+  })
+)

@@ -1,0 +1,223 @@
+import { Capability, Lifecycle } from "@agent-marketplace/domain/registry/Agent"
+import { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { SqlClient } from "@effect/sql"
+import type { Fragment } from "@effect/sql/Statement"
+import { Effect, Layer, Option, Schema } from "effect"
+import { decodeRows, nextSequence, SqlBool, SqlInt, SqlIntOrNull, SqlJson } from "../platform/Sql"
+import { AgentRepo, type AgentRow, type AgentWithLiveness, type DiscoverHit } from "./AgentRepo"
+
+/**
+ * An agent's load as a correlated subquery over `assignments` (owned by the tasks tables): its
+ * `assigned` assignments plus its execute assignments in `output_ready`. Written so the
+ * `(agent_id, status)` index answers it.
+ */
+export const loadSubquery = (sql: SqlClient.SqlClient, agentColumn: string): Fragment =>
+  sql.literal(
+    `(SELECT COUNT(*) FROM assignments s WHERE s.agent_id = ${agentColumn}` +
+      ` AND s.status IN ('assigned', 'output_ready') AND (s.status = 'assigned' OR s.kind = 'execute'))`
+  )
+
+/** True when the agent has load (an index probe that stops at the first row). */
+export const hasLoad = (sql: SqlClient.SqlClient, agentColumn: string): Fragment =>
+  sql.literal(
+    `EXISTS (SELECT 1 FROM assignments s WHERE s.agent_id = ${agentColumn}` +
+      ` AND s.status IN ('assigned', 'output_ready') AND (s.status = 'assigned' OR s.kind = 'execute'))`
+  )
+
+const AgentColumns = {
+  agent_id: AgentId,
+  seq: SqlInt,
+  name: Schema.NullOr(Schema.String),
+  endpoint: Schema.NullOr(Schema.String),
+  metadata: SqlJson(Schema.Record({ key: Schema.String, value: Schema.String })),
+  lifecycle: Lifecycle,
+  capabilities: SqlJson(Schema.Array(Capability)),
+  created_at: SqlInt,
+  updated_at: SqlInt
+}
+
+const AgentSqlRow = Schema.Struct(AgentColumns)
+
+const AgentWithLivenessSqlRow = Schema.Struct({
+  ...AgentColumns,
+  live_alive: Schema.NullOr(SqlBool),
+  live_busy: Schema.NullOr(SqlBool),
+  live_last_heartbeat_at: SqlIntOrNull,
+  load: SqlInt
+})
+
+const DiscoverSqlRow = Schema.Struct({
+  ...AgentColumns,
+  last_heartbeat_at: SqlInt,
+  load: SqlInt
+})
+
+const toAgent = (row: typeof AgentSqlRow.Type): AgentRow => ({
+  agent_id: row.agent_id,
+  seq: row.seq,
+  name: row.name,
+  endpoint: row.endpoint,
+  metadata: row.metadata,
+  lifecycle: row.lifecycle,
+  capabilities: row.capabilities,
+  created_at: row.created_at,
+  updated_at: row.updated_at
+})
+
+const toAgentWithLiveness = (row: typeof AgentWithLivenessSqlRow.Type): AgentWithLiveness => ({
+  agent: toAgent(row),
+  liveness:
+    row.live_alive === null || row.live_busy === null || row.live_last_heartbeat_at === null
+      ? Option.none()
+      : Option.some({
+          agent_id: row.agent_id,
+          alive: row.live_alive,
+          busy: row.live_busy,
+          last_heartbeat_at: row.live_last_heartbeat_at
+        }),
+  load: row.load
+})
+
+/** The first declaration of each capability name (the memory store's `find` answers the first). */
+const capabilityIndexRows = (row: AgentRow) => {
+  const seen = new Set<string>()
+  const out: Array<{ name: string; agent_id: string; max_concurrency: number }> = []
+  for (const c of row.capabilities) {
+    if (seen.has(c.name)) continue
+    seen.add(c.name)
+    out.push({ name: c.name, agent_id: row.agent_id, max_concurrency: c.max_concurrency })
+  }
+  return out
+}
+
+/**
+ * Agents over `SqlClient` (SQLite and Postgres). The declared capabilities are kept as JSON on the
+ * agent row and indexed by name in `agent_capabilities`, which `put` rewrites in the same transaction.
+ */
+export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = Layer.effect(
+  AgentRepo,
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    /** Agent ids compare by code unit, as in memory (SQLite's default; Postgres needs the C collation). */
+    const collateC = (column: string) =>
+      sql.onDialectOrElse({
+        pg: () => sql.literal(`${column} COLLATE "C"`),
+        orElse: () => sql.literal(column)
+      })
+
+    const selectWithLiveness = (where: Fragment) =>
+      sql`SELECT a.*, l.alive AS live_alive, l.busy AS live_busy,
+            l.last_heartbeat_at AS live_last_heartbeat_at, ${loadSubquery(sql, "a.agent_id")} AS load
+          FROM agents a LEFT JOIN liveness l ON l.agent_id = a.agent_id
+          WHERE ${where}`
+
+    const toHits =
+      (capability: string) =>
+      (rows: ReadonlyArray<typeof DiscoverSqlRow.Type>): ReadonlyArray<DiscoverHit> =>
+        rows.map((row) => {
+          const agent = toAgent(row)
+          return {
+            agent,
+            capability: agent.capabilities.find((c) => c.name === capability)!,
+            load: row.load,
+            last_heartbeat_at: row.last_heartbeat_at
+          }
+        })
+
+    /**
+     * Candidates without load, best first. The inner query is fenced (`OFFSET 0`) and sorted, so
+     * Postgres walks it in order and stops probing `assignments` once `limit` rows qualify.
+     */
+    const discoverIdle = (capability: string, includeBusy: boolean, limit: number) =>
+      sql`SELECT a.*, h.last_heartbeat_at, 0 AS load FROM (
+            SELECT c.agent_id, l.last_heartbeat_at
+            FROM agent_capabilities c JOIN liveness l ON l.agent_id = c.agent_id
+            WHERE c.name = ${capability} AND l.alive
+              ${includeBusy ? sql.literal("") : sql.literal("AND NOT l.busy AND c.max_concurrency > 0")}
+            ORDER BY l.last_heartbeat_at DESC, ${collateC("c.agent_id")}
+            ${sql.onDialectOrElse({ pg: () => sql.literal("OFFSET 0"), orElse: () => sql.literal("LIMIT -1 OFFSET 0") })}
+          ) h JOIN agents a ON a.agent_id = h.agent_id
+          WHERE a.lifecycle = 'registered' AND NOT ${hasLoad(sql, "h.agent_id")}
+          ORDER BY h.last_heartbeat_at DESC, ${collateC("h.agent_id")}
+          LIMIT ${limit}`.pipe(decodeRows(DiscoverSqlRow), Effect.map(toHits(capability)))
+
+    /** Every candidate with its load, ordered by load, heartbeat (most recent first), agent id. */
+    const discoverAll = (capability: string, includeBusy: boolean, limit: number) =>
+      sql`SELECT a.*, h.last_heartbeat_at, h.load FROM (
+            SELECT c.agent_id, c.max_concurrency, l.busy, l.last_heartbeat_at,
+              ${loadSubquery(sql, "c.agent_id")} AS load
+            FROM agent_capabilities c JOIN liveness l ON l.agent_id = c.agent_id
+            WHERE c.name = ${capability} AND l.alive
+              ${includeBusy ? sql.literal("") : sql.literal("AND NOT l.busy")}
+            ${sql.onDialectOrElse({ pg: () => sql.literal("OFFSET 0"), orElse: () => sql.literal("LIMIT -1 OFFSET 0") })}
+          ) h JOIN agents a ON a.agent_id = h.agent_id
+          WHERE a.lifecycle = 'registered'
+            ${includeBusy ? sql.literal("") : sql.literal("AND h.load < h.max_concurrency")}
+          ORDER BY h.load ASC, h.last_heartbeat_at DESC, ${collateC("h.agent_id")}
+          LIMIT ${limit}`.pipe(decodeRows(DiscoverSqlRow), Effect.map(toHits(capability)))
+
+    return {
+      get: (agentId) =>
+        sql`SELECT * FROM agents WHERE agent_id = ${agentId}`.pipe(
+          decodeRows(AgentSqlRow),
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toAgent)),
+          Effect.orDie
+        ),
+
+      put: (row) =>
+        Effect.gen(function* () {
+          const seq =
+            row.seq > 0
+              ? row.seq
+              : yield* Effect.provideService(nextSequence("agent"), SqlClient.SqlClient, sql)
+          const stored: AgentRow = { ...row, seq }
+          yield* sql`INSERT INTO agents
+              (agent_id, seq, name, endpoint, metadata, lifecycle, capabilities, created_at, updated_at)
+            VALUES (${row.agent_id}, ${seq}, ${row.name}, ${row.endpoint}, ${JSON.stringify(row.metadata)},
+              ${row.lifecycle}, ${JSON.stringify(row.capabilities)}, ${row.created_at}, ${row.updated_at})
+            ON CONFLICT (agent_id) DO UPDATE SET
+              seq = excluded.seq, name = excluded.name, endpoint = excluded.endpoint,
+              metadata = excluded.metadata, lifecycle = excluded.lifecycle,
+              capabilities = excluded.capabilities, created_at = excluded.created_at,
+              updated_at = excluded.updated_at`
+          yield* sql`DELETE FROM agent_capabilities WHERE agent_id = ${row.agent_id}`
+          const capabilityRows = capabilityIndexRows(row)
+          if (capabilityRows.length > 0) {
+            yield* sql`INSERT INTO agent_capabilities ${sql.insert(capabilityRows)}`
+          }
+          return stored
+        }).pipe(sql.withTransaction, Effect.orDie),
+
+      getWithLiveness: (agentId) =>
+        selectWithLiveness(sql`a.agent_id = ${agentId}`).pipe(
+          decodeRows(AgentWithLivenessSqlRow),
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toAgentWithLiveness)),
+          Effect.orDie
+        ),
+
+      list: ({ after, aliveOnly, includeDeregistered, limit }) => {
+        const conditions: Array<Fragment> = []
+        // An unknown `after` id compares with NULL: an empty page, as in memory.
+        if (Option.isSome(after))
+          conditions.push(sql`a.seq > (SELECT p.seq FROM agents p WHERE p.agent_id = ${after.value})`)
+        if (!includeDeregistered) conditions.push(sql`a.lifecycle <> 'deregistered'`)
+        if (aliveOnly) conditions.push(sql`l.alive`)
+        const where = conditions.length > 0 ? sql.and(conditions) : sql.literal("1 = 1")
+        return sql`${selectWithLiveness(where)} ORDER BY a.seq LIMIT ${limit}`.pipe(
+          decodeRows(AgentWithLivenessSqlRow),
+          Effect.map((rows) => rows.map(toAgentWithLiveness)),
+          Effect.orDie
+        )
+      },
+
+      discover: ({ capability, includeBusy, limit }) =>
+        Effect.gen(function* () {
+          // Agents without load sort first: when there are `limit` of them, the answer is the first
+          // `limit` idle candidates in heartbeat order, probing load only until enough are found.
+          const idle = yield* discoverIdle(capability, includeBusy, limit)
+          if (idle.length >= limit) return idle
+          return yield* discoverAll(capability, includeBusy, limit)
+        }).pipe(Effect.orDie)
+    }
+  })
+)
