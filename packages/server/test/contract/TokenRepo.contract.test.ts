@@ -1,0 +1,120 @@
+import { createHash } from "node:crypto"
+import { AgentId } from "@agent-marketplace/domain/shared/Ids"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import { TokenRepo } from "../../src/identity/TokenRepo"
+import { Store } from "../../src/platform/Store"
+import { storeCases } from "../support/Stores"
+
+const hashOf = (token: string) => createHash("sha256").update(token).digest("hex")
+const alpha = AgentId.make("alpha")
+const beta = AgentId.make("beta")
+
+describe.each(storeCases)("TokenRepo contract ($name)", (storeCase) => {
+  const run = <A, E>(effect: Effect.Effect<A, E, TokenRepo | Store>) =>
+    Effect.provide(effect, storeCase.layer())
+
+  it.effect("findActive finds an inserted hash and nothing for an unknown one", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* TokenRepo
+        yield* repo.insert({ token_hash: hashOf("t1"), agent_id: alpha, created_at: 1_000 })
+        yield* repo.insert({ token_hash: hashOf("t2"), agent_id: beta, created_at: 1_000 })
+        expect(yield* repo.findActive(hashOf("t1"))).toEqual(Option.some("alpha"))
+        expect(yield* repo.findActive(hashOf("t2"))).toEqual(Option.some("beta"))
+        expect(yield* repo.findActive(hashOf("t3"))).toEqual(Option.none())
+        // Only the hash is a key: the token itself finds nothing.
+        expect(yield* repo.findActive("t1")).toEqual(Option.none())
+      })
+    )
+  )
+
+  it.effect("revoke deactivates one token and is idempotent", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* TokenRepo
+        yield* repo.insert({ token_hash: hashOf("t1"), agent_id: alpha, created_at: 1_000 })
+        yield* repo.insert({ token_hash: hashOf("t2"), agent_id: alpha, created_at: 1_000 })
+        yield* repo.revoke(hashOf("t1"), 2_000)
+        yield* repo.revoke(hashOf("t1"), 3_000)
+        yield* repo.revoke(hashOf("unknown"), 3_000)
+        expect(yield* repo.findActive(hashOf("t1"))).toEqual(Option.none())
+        expect(yield* repo.findActive(hashOf("t2"))).toEqual(Option.some("alpha"))
+      })
+    )
+  )
+
+  it.effect("revokeAll deactivates every token of one agent only; later tokens are active", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* TokenRepo
+        for (const t of ["a1", "a2", "a3"])
+          yield* repo.insert({ token_hash: hashOf(t), agent_id: alpha, created_at: 1 })
+        yield* repo.insert({ token_hash: hashOf("b1"), agent_id: beta, created_at: 1 })
+        yield* repo.revoke(hashOf("a2"), 5)
+        yield* repo.revokeAll(alpha, 10)
+        for (const t of ["a1", "a2", "a3"]) expect(yield* repo.findActive(hashOf(t))).toEqual(Option.none())
+        expect(yield* repo.findActive(hashOf("b1"))).toEqual(Option.some("beta"))
+        yield* repo.insert({ token_hash: hashOf("a4"), agent_id: alpha, created_at: 11 })
+        expect(yield* repo.findActive(hashOf("a4"))).toEqual(Option.some("alpha"))
+        yield* repo.revokeAll(AgentId.make("nobody"), 12)
+        expect(yield* repo.findActive(hashOf("a4"))).toEqual(Option.some("alpha"))
+      })
+    )
+  )
+
+  it.effect("inserting a hash again makes it active again", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* TokenRepo
+        yield* repo.insert({ token_hash: hashOf("t1"), agent_id: alpha, created_at: 1 })
+        yield* repo.revoke(hashOf("t1"), 2)
+        yield* repo.insert({ token_hash: hashOf("t1"), agent_id: alpha, created_at: 3 })
+        expect(yield* repo.findActive(hashOf("t1"))).toEqual(Option.some("alpha"))
+      })
+    )
+  )
+
+  it.effect(
+    "a failed transaction undoes inserts and revocations; a failed savepoint keeps the outer ones",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const repo = yield* TokenRepo
+          const store = yield* Store
+          yield* repo.insert({ token_hash: hashOf("kept"), agent_id: alpha, created_at: 1 })
+          const error = yield* store
+            .transaction(
+              Effect.gen(function* () {
+                yield* repo.insert({ token_hash: hashOf("new"), agent_id: alpha, created_at: 2 })
+                yield* repo.revokeAll(alpha, 3)
+                return yield* Effect.fail("boom")
+              })
+            )
+            .pipe(Effect.flip)
+          expect(error).toBe("boom")
+          expect(yield* repo.findActive(hashOf("new"))).toEqual(Option.none())
+          expect(yield* repo.findActive(hashOf("kept"))).toEqual(Option.some("alpha"))
+
+          yield* store.transaction(
+            Effect.gen(function* () {
+              yield* repo.insert({ token_hash: hashOf("outer"), agent_id: beta, created_at: 4 })
+              const inner = yield* store
+                .transaction(
+                  Effect.gen(function* () {
+                    yield* repo.insert({ token_hash: hashOf("inner"), agent_id: beta, created_at: 5 })
+                    yield* repo.revoke(hashOf("kept"), 5)
+                    return yield* Effect.fail("inner")
+                  })
+                )
+                .pipe(Effect.flip)
+              expect(inner).toBe("inner")
+            })
+          )
+          expect(yield* repo.findActive(hashOf("outer"))).toEqual(Option.some("beta"))
+          expect(yield* repo.findActive(hashOf("inner"))).toEqual(Option.none())
+          expect(yield* repo.findActive(hashOf("kept"))).toEqual(Option.some("alpha"))
+        })
+      )
+  )
+})
