@@ -1,7 +1,8 @@
+import { idNumber } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import type { Fragment } from "@effect/sql/Statement"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import { Store } from "./Store"
 
 /**
@@ -60,6 +61,27 @@ export const orDieSql = <A, E, R>(
     (e): e is Extract<E, SqlError> => e instanceof SqlError,
     Effect.die
   ) as Effect.Effect<A, Exclude<E, SqlError>, R>
+
+/**
+ * A keyset page over a `seq` column (the numeric part of server ids) with the memory layer's
+ * semantics (`pageAfter`): rows numbered above the cursor's id, at most `limit` of them (a limit below
+ * 1 means no limit). `None` when no row can follow the cursor (an id without a number).
+ */
+export const seqPage = (
+  sql: SqlClient.SqlClient,
+  column: string,
+  cursor: { readonly after: Option.Option<string>; readonly limit: number }
+): Option.Option<{ readonly after: Fragment; readonly limit: Fragment }> => {
+  const start = Option.match(cursor.after, { onNone: () => Number.NEGATIVE_INFINITY, onSome: idNumber })
+  if (Number.isNaN(start) || start >= Number.MAX_SAFE_INTEGER) return Option.none()
+  return Option.some({
+    after:
+      start === Number.NEGATIVE_INFINITY
+        ? sql.literal("1 = 1")
+        : sql`${sql.literal(column)} > ${Math.floor(start)}`,
+    limit: Number.isInteger(cursor.limit) && cursor.limit >= 1 ? sql`LIMIT ${cursor.limit}` : sql.literal("")
+  })
+}
 
 /** The named id sequences (`task-<n>`, …). Postgres: native sequences; SQLite: a counter table. */
 export const sequenceNames = ["agent", "task", "session", "assignment", "review", "hold", "entry"] as const
