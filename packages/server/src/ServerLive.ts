@@ -1,8 +1,9 @@
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
-import { HttpApiBuilder, HttpApiSwagger } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, type HttpApp } from "@effect/platform"
 import { Effect, Layer } from "effect"
 import { HeartbeatLive, SweeperLive } from "./heartbeat/Heartbeat"
 import { LivenessRepoMemory } from "./heartbeat/LivenessRepoMemory"
+import { accessLog } from "./http/AccessLog"
 import { requestGuard } from "./http/RequestGuard"
 import { Idempotency } from "./idempotency/Idempotency"
 import { IdempotencyRepoMemory } from "./idempotency/IdempotencyRepoMemory"
@@ -69,7 +70,15 @@ export const ApiLive = HttpApiBuilder.api(MarketplaceApi).pipe(
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(ServerConfig, (config) =>
     HttpApiBuilder.serve().pipe(
-      Layer.provide(HttpApiBuilder.middleware(requestGuard(config.maxJsonBodyBytes) as any)),
+      // The access log wraps the guard, so it sees the final status of every request, rejections included.
+      Layer.provide(
+        HttpApiBuilder.middleware(
+          Effect.map(
+            accessLog({ enabled: config.accessLog, trustProxy: config.trustProxy }),
+            (log) => (app: HttpApp.Default) => log(requestGuard(config.maxJsonBodyBytes)(app))
+          )
+        )
+      ),
       Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }))
     )

@@ -1,0 +1,60 @@
+import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Clock, Effect, Option } from "effect"
+import { SecureRandom } from "../platform/SecureRandom"
+
+/** A caller-supplied request id is kept when it is short and plain; otherwise the server makes one. */
+const acceptedRequestId = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** The client address: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy. */
+export const clientAddress = (request: HttpServerRequest.HttpServerRequest, trustProxy: boolean): string => {
+  if (trustProxy) {
+    const forwarded = request.headers["x-forwarded-for"]
+    const first = forwarded?.split(",")[0]?.trim()
+    if (first !== undefined && first !== "") return first
+  }
+  return Option.getOrElse(request.remoteAddress, () => "unknown")
+}
+
+/**
+ * The outermost middleware: gives every request an id (`X-Request-Id`, echoed on the response),
+ * annotates every log line written while serving it with `request_id`, and, when
+ * `AGENT_MARKETPLACE_ACCESS_LOG` is on, writes one JSON access line per request: method, route path
+ * (no query string, no body, no credential), status, duration, client address.
+ */
+export const accessLog = (options: { readonly enabled: boolean; readonly trustProxy: boolean }) =>
+  Effect.map(
+    SecureRandom,
+    (random) =>
+      <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const given = request.headers["x-request-id"]
+          const requestId =
+            given !== undefined && acceptedRequestId.test(given) ? given : yield* random.hex(8)
+          const started = yield* Clock.currentTimeMillis
+          const path = request.url.split("?")[0]
+          const logLine = (status: number) =>
+            options.enabled
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  Effect.logInfo("request").pipe(
+                    Effect.annotateLogs({
+                      request_id: requestId,
+                      method: request.method,
+                      path,
+                      status,
+                      duration_ms: now - started,
+                      client: clientAddress(request, options.trustProxy)
+                    })
+                  )
+                )
+              : Effect.void
+          // Runs on the final response, after errors have been encoded, just before it is written.
+          yield* HttpApp.appendPreResponseHandler((_request, response) =>
+            Effect.as(
+              logLine(response.status),
+              HttpServerResponse.setHeader(response, "x-request-id", requestId)
+            )
+          )
+          return yield* Effect.annotateLogs(app, "request_id", requestId)
+        })
+  )
