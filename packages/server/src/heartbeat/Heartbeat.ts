@@ -1,6 +1,6 @@
 import type { HeartbeatResponse } from "@agent-marketplace/domain/heartbeat/Heartbeat"
 import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
-import { Clock, Context, Effect, Layer, Option, Schedule } from "effect"
+import { Clock, Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Idempotency } from "../idempotency/Idempotency"
 import { ServerConfig } from "../platform/ServerConfig"
 import { Store } from "../platform/Store"
@@ -96,16 +96,42 @@ export const HeartbeatLive = Layer.effect(
   })
 )
 
-/** Runs the sweep every `AGENT_MARKETPLACE_SWEEP_INTERVAL_MS` for the life of the server. */
-export const SweeperLive = Layer.scopedDiscard(
+/**
+ * The background sweep: runs `Heartbeat.sweep` every `AGENT_MARKETPLACE_SWEEP_INTERVAL_MS` (measured
+ * from the end of the previous sweep) for the life of the server.
+ */
+export class Sweeper extends Context.Tag("Sweeper")<
+  Sweeper,
+  {
+    /**
+     * Completes once no sweep is due at the current instant: every sweep whose time has come has
+     * finished. Lets TestClock-driven tests wait for a sweep's database work instead of sleeping.
+     */
+    readonly idle: Effect.Effect<void>
+  }
+>() {}
+
+export const SweeperLive = Layer.scoped(
+  Sweeper,
   Effect.gen(function* () {
     const heartbeat = yield* Heartbeat
     const config = yield* ServerConfig
-    yield* heartbeat.sweep.pipe(
-      Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause)),
-      Effect.repeat(Schedule.spaced(config.sweepIntervalMs)),
-      Effect.delay(config.sweepIntervalMs),
-      Effect.forkScoped
-    )
+    const start = yield* Clock.currentTimeMillis
+    const nextDue = yield* SubscriptionRef.make(start + config.sweepIntervalMs)
+    yield* Effect.gen(function* () {
+      yield* Effect.sleep(config.sweepIntervalMs)
+      yield* heartbeat.sweep.pipe(Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause)))
+      const now = yield* Clock.currentTimeMillis
+      yield* SubscriptionRef.set(nextDue, now + config.sweepIntervalMs)
+    }).pipe(Effect.forever, Effect.forkScoped)
+    return {
+      idle: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        nextDue.changes.pipe(
+          Stream.filter((due) => due > now),
+          Stream.take(1),
+          Stream.runDrain
+        )
+      )
+    }
   })
 )

@@ -2,16 +2,18 @@ import { MarketplaceApi } from "@agent-marketplace/domain/Api"
 import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, TestClock } from "effect"
+import { type Duration, Effect, Layer, TestClock } from "effect"
+import { Sweeper } from "../../src/heartbeat/Heartbeat"
 import { ServerConfig, type ServerConfigShape } from "../../src/platform/ServerConfig"
-import { AppLive, StoreMemoryLive } from "../../src/ServerLive"
+import { AppLive } from "../../src/ServerLive"
+import { memoryCase, type StoreCase } from "./Stores"
 
 /** A fixed, realistic start instant for the TestClock. */
 export const START = Date.parse("2026-01-01T00:00:00.000Z")
 
-/** The whole application on the memory store, served by a real Node server on port 0. */
-export const makeServer = (overrides: Partial<ServerConfigShape> = {}) =>
-  AppLive(StoreMemoryLive).pipe(
+/** The whole application on a fresh store (memory by default), served by a real Node server on port 0. */
+export const makeServer = (overrides: Partial<ServerConfigShape> = {}, store: StoreCase = memoryCase) =>
+  AppLive(store.layer()).pipe(
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provideMerge(ServerConfig.layerTest(overrides))
   )
@@ -24,11 +26,23 @@ export type ServerServices = Layer.Layer.Success<ReturnType<typeof makeServer>>
  */
 export const withServer = <A, E>(
   body: Effect.Effect<A, E, ServerServices>,
-  overrides: Partial<ServerConfigShape> = {}
+  overrides: Partial<ServerConfigShape> = {},
+  store: StoreCase = memoryCase
 ) =>
   Effect.gen(function* () {
     yield* TestClock.setTime(START)
-    return yield* body.pipe(Effect.provide(makeServer(overrides)))
+    return yield* body.pipe(Effect.provide(makeServer(overrides, store)))
+  })
+
+/**
+ * Moves the TestClock forward and waits until every sweep that came due has finished its store work
+ * (on Postgres a sweep is real I/O that outlives `TestClock.adjust`).
+ */
+export const advance = (duration: Duration.DurationInput) =>
+  Effect.gen(function* () {
+    const sweeper = yield* Sweeper
+    yield* TestClock.adjust(duration)
+    yield* sweeper.idle
   })
 
 let keyCounter = 0
