@@ -1,0 +1,196 @@
+/**
+ * Every authenticated endpoint of `MarketplaceApi` (found by reflection) × {no credential, revoked
+ * credentials, another agent's credential, the right credential}, over raw HTTP against the real
+ * server on the memory store, with real objects in every path parameter.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import {
+  callEndpoint,
+  calls,
+  type Fixture,
+  type RawResponse,
+  type ReflectedEndpoint,
+  type Role,
+  reflectedEndpoints,
+  setupFixture,
+  snapshot,
+  tokenOf
+} from "../support/Edge"
+import { withServer } from "../support/Harness"
+
+/** Denied: the domain answers 404 for objects the caller may not see, 403 when it sees but may not act. */
+interface Denied {
+  readonly as: Role
+  readonly status: 403 | 404
+}
+
+/**
+ * Self-scoped endpoints address no object: the credential is the subject, so another agent's
+ * token acts on that agent's own account (`status`, `check`) and leaves the owner's state alone.
+ */
+interface Own {
+  readonly status: number
+  readonly check?: (body: any, f: Fixture) => void
+}
+
+type Row = { readonly denied: ReadonlyArray<Denied> } | { readonly own: Own }
+
+const stranger404: Denied = { as: "stranger", status: 404 }
+const as403 = (as: Role): Denied => ({ as, status: 403 })
+const isStranger = (body: any, f: Fixture) => expect(body.agent_id).toBe(f.stranger.id)
+const noItems = (body: any) => expect(body.items).toEqual([])
+
+/** The authorization matrix: one row per authenticated endpoint. */
+const matrix: Record<string, Row> = {
+  "agents.rotateToken": {
+    own: {
+      status: 200,
+      check: (body, f) => {
+        expect(body.token).toMatch(/^agent-token-[0-9a-f]{64}$/)
+        expect([f.buyer.token, f.stranger.token]).not.toContain(body.token)
+      }
+    }
+  },
+  "agents.declareCapabilities": { own: { status: 200, check: isStranger } },
+  "agents.heartbeat": { own: { status: 200, check: isStranger } },
+  "agents.deregister": { own: { status: 200, check: (body) => expect(body.deregistered).toBe(true) } },
+  "agents.me": { own: { status: 200, check: isStranger } },
+  "agents.assignments": { denied: [{ as: "stranger", status: 403 }, as403("buyer")] },
+  "tasks.create": { own: { status: 201, check: (body, f) => expect(body.publisher).toBe(f.stranger.id) } },
+  "tasks.list": { own: { status: 200, check: noItems } },
+  "tasks.get": { denied: [stranger404] },
+  "tasks.addParticipant": { denied: [stranger404, as403("executor")] },
+  "tasks.complete": { denied: [stranger404, as403("executor")] },
+  "tasks.cancel": { denied: [stranger404, as403("executor")] },
+  "sessions.create": { denied: [stranger404, as403("executor")] },
+  "sessions.close": { denied: [stranger404, as403("executor")] },
+  "assignments.create": { denied: [stranger404, as403("executor")] },
+  "assignments.get": { denied: [stranger404] },
+  "assignments.reviewAssignments": { denied: [stranger404] },
+  "assignments.cancel": { denied: [stranger404, as403("executor"), as403("reviewer")] },
+  "assignments.decline": { denied: [stranger404, as403("buyer"), as403("reviewer")] },
+  "assignments.outputReady": { denied: [stranger404, as403("buyer"), as403("reviewer")] },
+  "assignments.reject": { denied: [stranger404, as403("executor"), as403("reviewer")] },
+  "reviews.request": { denied: [stranger404, as403("executor")] },
+  "reviews.get": { denied: [stranger404] },
+  "reviews.byAssignment": { denied: [stranger404] },
+  "reviews.submitVerdict": { denied: [stranger404, as403("executor"), as403("buyer")] },
+  "settlement.deposit": { own: { status: 200, check: isStranger } },
+  "settlement.withdraw": {
+    // The stranger's own (empty) balance is what is short.
+    own: { status: 409, check: (body) => expect(body).toMatchObject({ _tag: "BalanceInsufficientError" }) }
+  },
+  "settlement.hold": { denied: [stranger404, as403("executor")] },
+  "settlement.refund": { denied: [stranger404, as403("executor")] },
+  "settlement.releaseExecute": { denied: [stranger404, as403("executor")] },
+  "settlement.releaseReview": { denied: [stranger404, as403("reviewer")] },
+  "settlement.balance": {
+    own: {
+      status: 200,
+      check: (body, f) => expect(body).toMatchObject({ agent_id: f.stranger.id, available: 0 })
+    }
+  },
+  "settlement.holds": { own: { status: 200, check: noItems } },
+  "settlement.ledger": { own: { status: 200, check: noItems } }
+}
+
+/** The endpoints that take no credential. */
+const openEndpoints = ["system.health", "system.ready", "agents.register", "agents.list", "agents.discover"]
+
+const expectError = (res: RawResponse, status: number, tag: string) => {
+  expect({ status: res.status, tag: res.json?._tag }).toEqual({ status, tag })
+  expect(res.contentType).toContain("application/json")
+  expect(typeof res.json.message).toBe("string")
+}
+
+const authenticated = reflectedEndpoints.filter((e) => e.authenticated)
+
+const row = (endpoint: ReflectedEndpoint) => {
+  const r = matrix[endpoint.key]
+  const call = calls[endpoint.key]
+  if (r === undefined || call === undefined) {
+    throw new Error(
+      `${endpoint.key} (${endpoint.method} ${endpoint.path}) is not in the authorization matrix`
+    )
+  }
+  return { r, call }
+}
+
+describe("authorization matrix", () => {
+  it("has exactly one row per authenticated endpoint, and only the known endpoints are open", () => {
+    expect(authenticated.map((e) => e.key).sort()).toEqual(Object.keys(matrix).sort())
+    expect(
+      reflectedEndpoints
+        .filter((e) => !e.authenticated)
+        .map((e) => e.key)
+        .sort()
+    ).toEqual([...openEndpoints].sort())
+  })
+
+  for (const endpoint of authenticated) {
+    it.scoped(`${endpoint.key}: ${endpoint.method} ${endpoint.path}`, () =>
+      withServer(
+        Effect.gen(function* () {
+          const { r, call } = row(endpoint)
+          if (call.as === "anonymous")
+            throw new Error(`${endpoint.key} is authenticated but called anonymously`)
+          const f = yield* setupFixture
+          if (call.prepare) yield* call.prepare(f)
+          const owner = f[call.as]
+          const before = yield* snapshot(f, { withStranger: true })
+          const beforeOwn = yield* snapshot(f, { withStranger: false })
+
+          // No credential, a token rotated away, a deregistered agent's token, an unknown token: 401.
+          const none = yield* callEndpoint(endpoint, call, f, undefined)
+          expectError(none, 401, "AuthenticationFailedError")
+          for (const token of [owner.revoked, f.leaverToken, `agent-token-${"0".repeat(64)}`]) {
+            expectError(yield* callEndpoint(endpoint, call, f, token), 401, "AuthenticationFailedError")
+          }
+          expect(yield* snapshot(f, { withStranger: true })).toEqual(before)
+
+          // Another agent's token.
+          if ("denied" in r) {
+            for (const denied of r.denied) {
+              const res = yield* callEndpoint(endpoint, call, f, f[denied.as].token)
+              expectError(
+                res,
+                denied.status,
+                denied.status === 403 ? "PermissionDeniedError" : "ObjectNotFoundError"
+              )
+            }
+            expect(yield* snapshot(f, { withStranger: true })).toEqual(before)
+          } else {
+            const res = yield* callEndpoint(endpoint, call, f, f.stranger.token)
+            expect(res.status).toBe(r.own.status)
+            r.own.check?.(res.json, f)
+            expect(yield* snapshot(f, { withStranger: false })).toEqual(beforeOwn)
+          }
+
+          // The right token gets past authentication and authorization.
+          const res = yield* callEndpoint(endpoint, call, f, tokenOf(f, call.as))
+          expect([401, 403]).not.toContain(res.status)
+          expect({ status: res.status, tag: res.json?._tag }).toEqual({
+            status: call.success.status,
+            tag: call.success.tag
+          })
+        })
+      )
+    )
+  }
+
+  it.scoped("the open endpoints answer without a credential", () =>
+    withServer(
+      Effect.gen(function* () {
+        const f = yield* setupFixture
+        for (const endpoint of reflectedEndpoints.filter((e) => !e.authenticated)) {
+          const res = yield* callEndpoint(endpoint, calls[endpoint.key]!, f, undefined)
+          expect({ endpoint: endpoint.key, status: res.status }).toEqual({
+            endpoint: endpoint.key,
+            status: calls[endpoint.key]!.success.status
+          })
+        }
+      })
+    )
+  )
+})
