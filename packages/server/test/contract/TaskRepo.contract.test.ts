@@ -1,13 +1,11 @@
 import { AgentId, AssignmentId, SessionId, TaskId } from "@agent-marketplace/domain/shared/Ids"
 import type { AssignmentKind, AssignmentStatus } from "@agent-marketplace/domain/tasks/Task"
-import { SqlClient } from "@effect/sql"
-import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
+import { Effect, Option } from "effect"
 import { Store } from "../../src/platform/Store"
-import { PgClientLive, StoreSqlLive } from "../../src/platform/StoreLayers"
 import { type AssignmentRow, type SessionRow, TaskRepo, type TaskRow } from "../../src/tasks/TaskRepo"
-import { freshPostgresSchema, postgresSkipped, storeCases } from "../support/Stores"
+import { blockedWhileHeld, postgresWithClient } from "../support/PgLocks"
+import { postgresSkipped, storeCases } from "../support/Stores"
 
 const alice = AgentId.make("alice")
 const bob = AgentId.make("bob")
@@ -476,46 +474,6 @@ describe.each(storeCases)("TaskRepo contract ($name)", (storeCase) => {
     )
   )
 })
-
-/** The Postgres store of a fresh schema, with its `SqlClient` (to bound lock waits in the tests). */
-const postgresWithClient = () =>
-  Layer.unwrapScoped(
-    Effect.map(freshPostgresSchema, ({ url }) =>
-      StoreSqlLive.pipe(Layer.provideMerge(PgClientLive(Redacted.make(url))), Layer.orDie)
-    )
-  )
-
-/**
- * While one transaction holds `lock`'s row locks, whether `attempt` in a second transaction (with
- * `lock_timeout` set, so a wait becomes an error instead of a hang) fails on a lock timeout.
- */
-const blockedWhileHeld = (lock: Effect.Effect<unknown>, attempt: Effect.Effect<unknown>) =>
-  Effect.gen(function* () {
-    const sql = yield* SqlClient.SqlClient
-    const store = yield* Store
-    const held = yield* Deferred.make<void>()
-    const release = yield* Deferred.make<void>()
-    const holder = yield* Effect.fork(
-      store.transaction(
-        lock.pipe(
-          Effect.zipRight(Deferred.succeed(held, undefined)),
-          Effect.zipRight(Deferred.await(release))
-        )
-      )
-    )
-    yield* Deferred.await(held)
-    const exit = yield* Effect.exit(
-      store.transaction(Effect.zipRight(sql`SET LOCAL lock_timeout = '200ms'`.pipe(Effect.orDie), attempt))
-    )
-    yield* Deferred.succeed(release, undefined)
-    yield* Fiber.join(holder)
-    if (Exit.isSuccess(exit)) return false
-    // the defect is the SqlError of a lock timeout (55P03), not some other failure
-    const error = Cause.squash(exit.cause)
-    expect(error).toBeInstanceOf(SqlError)
-    expect((error as SqlError).cause).toMatchObject({ code: "55P03" })
-    return true
-  })
 
 describe.skipIf(postgresSkipped)("TaskRepo row locks (postgres)", () => {
   it.effect("lockTask and lockAssignment lock their row; plain reads do not wait", () =>
