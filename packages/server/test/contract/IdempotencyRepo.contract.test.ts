@@ -1,11 +1,11 @@
 import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Option, Redacted, Ref } from "effect"
+import { Deferred, Effect, Fiber, Option, Ref } from "effect"
 import { IdempotencyRepo, type IdempotencyRow } from "../../src/idempotency/IdempotencyRepo"
 import { Store } from "../../src/platform/Store"
-import { PgClientLive, StoreSqlLive } from "../../src/platform/StoreLayers"
-import { freshPostgresSchema, postgresSkipped, storeCases } from "../support/Stores"
+import { blockedOnLock, postgresWithClient } from "../support/PgLocks"
+import { postgresSkipped, storeCases } from "../support/Stores"
 
 const alpha = AgentId.make("alpha")
 const beta = AgentId.make("beta")
@@ -144,26 +144,6 @@ describe.each(storeCases)("IdempotencyRepo contract ($name)", (storeCase) => {
     )
   )
 })
-
-/** The Postgres store with its client exposed, for tests that hold transactions on two connections. */
-const postgresWithClient = () =>
-  Layer.unwrapScoped(
-    Effect.map(freshPostgresSchema, ({ url }) =>
-      StoreSqlLive.pipe(Layer.provideMerge(PgClientLive(Redacted.make(url))), Layer.orDie)
-    )
-  )
-
-/** Waits (without sleeping) until the backend `pid` is blocked on a lock. */
-const blockedOnLock = (pid: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{
-      wait_event_type: string | null
-    }>`SELECT wait_event_type FROM pg_stat_activity WHERE pid = ${pid}`.pipe(
-      Effect.map((rows) => rows[0]?.wait_event_type === "Lock"),
-      Effect.repeat({ until: (blocked) => blocked }),
-      Effect.orDie
-    )
-  )
 
 describe.skipIf(postgresSkipped)("IdempotencyRepo on Postgres, two replicas", () => {
   it.effect("lock holds a second transaction on the same (caller, key) until the first commits", () =>

@@ -2,12 +2,12 @@ import { AgentId, type SessionId, type TaskId } from "@agent-marketplace/domain/
 import type { AssignmentKind, AssignmentStatus } from "@agent-marketplace/domain/tasks/Task"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Option, Redacted } from "effect"
+import { Deferred, Effect, Fiber, Option } from "effect"
 import { LivenessRepo } from "../../src/heartbeat/LivenessRepo"
 import { Store } from "../../src/platform/Store"
-import { PgClientLive, StoreSqlLive } from "../../src/platform/StoreLayers"
 import { TaskRepo } from "../../src/tasks/TaskRepo"
-import { freshPostgresSchema, postgresSkipped, storeCases } from "../support/Stores"
+import { blockedOnLock, postgresWithClient } from "../support/PgLocks"
+import { postgresSkipped, storeCases } from "../support/Stores"
 
 const id = AgentId.make
 
@@ -184,26 +184,6 @@ describe.each(storeCases)("LivenessRepo contract ($name)", (storeCase) => {
       )
   )
 })
-
-/** The Postgres store with its client exposed, for tests that hold transactions on two connections. */
-const postgresWithClient = () =>
-  Layer.unwrapScoped(
-    Effect.map(freshPostgresSchema, ({ url }) =>
-      StoreSqlLive.pipe(Layer.provideMerge(PgClientLive(Redacted.make(url))), Layer.orDie)
-    )
-  )
-
-/** Waits (without sleeping) until the backend `pid` is blocked on a lock. */
-const blockedOnLock = (pid: number) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql<{
-      wait_event_type: string | null
-    }>`SELECT wait_event_type FROM pg_stat_activity WHERE pid = ${pid}`.pipe(
-      Effect.map((rows) => rows[0]?.wait_event_type === "Lock"),
-      Effect.repeat({ until: (blocked) => blocked }),
-      Effect.orDie
-    )
-  )
 
 describe.skipIf(postgresSkipped)("LivenessRepo on Postgres, two replicas", () => {
   it.effect("a claimer that waited on the winner's row lock gets false", () =>

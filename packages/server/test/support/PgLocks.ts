@@ -47,3 +47,15 @@ export const blockedWhileHeld = (lock: Effect.Effect<unknown>, attempt: Effect.E
     expect((error as SqlError).cause).toMatchObject({ code: "55P03" })
     return true
   })
+
+/** Waits (without sleeping) until the backend `pid` is blocked on a lock. */
+export const blockedOnLock = (pid: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{
+      wait_event_type: string | null
+    }>`SELECT wait_event_type FROM pg_stat_activity WHERE pid = ${pid}`.pipe(
+      Effect.map((rows) => rows[0]?.wait_event_type === "Lock"),
+      Effect.repeat({ until: (blocked) => blocked }),
+      Effect.orDie
+    )
+  )
