@@ -46,6 +46,26 @@ export const boolParam = (sql: SqlClient.SqlClient, value: boolean): Fragment =>
 export const forUpdate = (sql: SqlClient.SqlClient): Fragment =>
   sql.onDialectOrElse({ pg: () => sql.literal(" FOR UPDATE"), orElse: () => sql.literal("") })
 
+/**
+ * `INSERT INTO table (…) VALUES (…) ON CONFLICT (key) DO UPDATE SET c = excluded.c, …` for every
+ * column of `row` but the key: a put that inserts or replaces one row (both dialects).
+ */
+export const upsert = (
+  sql: SqlClient.SqlClient,
+  table: string,
+  key: string,
+  row: Record<string, unknown>
+): Effect.Effect<void> => {
+  const updates = Object.keys(row)
+    .filter((column) => column !== key)
+    .map((column) => `${column} = excluded.${column}`)
+    .join(", ")
+  return sql`INSERT INTO ${sql(table)} ${sql.insert(row)} ON CONFLICT (${sql(key)}) DO UPDATE SET ${sql.literal(updates)}`.pipe(
+    Effect.asVoid,
+    Effect.orDie
+  )
+}
+
 /** Decodes query rows with a schema; a row that does not decode is a defect (the schema is ours). */
 export const decodeRows =
   <A, I>(schema: Schema.Schema<A, I>) =>

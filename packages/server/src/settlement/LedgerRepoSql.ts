@@ -10,7 +10,7 @@ import {
 import { AssignmentKind } from "@agent-marketplace/domain/tasks/Task"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
-import { decodeRows, forUpdate, nextSequence, SqlInt, SqlIntOrNull, seqPage } from "../platform/Sql"
+import { decodeRows, forUpdate, nextSequence, SqlInt, SqlIntOrNull, seqPage, upsert } from "../platform/Sql"
 import { type EntryRow, type HoldRow, LedgerRepo } from "./LedgerRepo"
 
 const HoldRecord = Schema.Struct({
@@ -113,7 +113,7 @@ export const LedgerRepoSql: Layer.Layer<LedgerRepo, never, SqlClient.SqlClient> 
       getHold: (id) => getHold(id, false),
       lockHold: (id) => getHold(id, true),
       putHold: (row: HoldRow) =>
-        sql`INSERT INTO holds ${sql.insert({
+        upsert(sql, "holds", "hold_id", {
           hold_id: row.hold_id,
           seq: idNumber(row.hold_id),
           task_id: row.task_id,
@@ -125,18 +125,7 @@ export const LedgerRepoSql: Layer.Layer<LedgerRepo, never, SqlClient.SqlClient> 
           status: row.status,
           created_at: row.created_at,
           settled_at: row.settled_at
-        })}
-          ON CONFLICT (hold_id) DO UPDATE SET
-            seq = excluded.seq,
-            task_id = excluded.task_id,
-            assignment_id = excluded.assignment_id,
-            payer = excluded.payer,
-            payee = excluded.payee,
-            kind = excluded.kind,
-            amount = excluded.amount,
-            status = excluded.status,
-            created_at = excluded.created_at,
-            settled_at = excluded.settled_at`.pipe(Effect.asVoid, Effect.orDie),
+        }),
       activeHoldOf: (assignmentId) =>
         sql`SELECT ${holdColumns} FROM holds
           WHERE assignment_id = ${assignmentId} AND status = 'active' ORDER BY seq LIMIT 1`.pipe(

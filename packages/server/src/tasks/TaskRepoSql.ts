@@ -7,7 +7,16 @@ import {
 } from "@agent-marketplace/domain/tasks/Task"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
-import { decodeRows, forUpdate, nextSequence, SqlInt, SqlIntOrNull, SqlJson, seqPage } from "../platform/Sql"
+import {
+  decodeRows,
+  forUpdate,
+  nextSequence,
+  SqlInt,
+  SqlIntOrNull,
+  SqlJson,
+  seqPage,
+  upsert
+} from "../platform/Sql"
 import { type AssignmentRow, type SessionRow, TaskRepo, type TaskRepoShape, type TaskRow } from "./TaskRepo"
 
 const TaskRecord = Schema.Struct({
@@ -93,7 +102,7 @@ export const TaskRepoSql: Layer.Layer<TaskRepo, never, SqlClient.SqlClient> = La
     const putTask = (row: TaskRow) =>
       Effect.gen(function* () {
         const seq = idNumber(row.task_id)
-        yield* sql`INSERT INTO tasks ${sql.insert({
+        yield* upsert(sql, "tasks", "task_id", {
           task_id: row.task_id,
           seq,
           publisher: row.publisher,
@@ -102,15 +111,7 @@ export const TaskRepoSql: Layer.Layer<TaskRepo, never, SqlClient.SqlClient> = La
           participant_history: JSON.stringify(row.participant_history),
           created_at: row.created_at,
           updated_at: row.updated_at
-        })}
-          ON CONFLICT (task_id) DO UPDATE SET
-            seq = excluded.seq,
-            publisher = excluded.publisher,
-            status = excluded.status,
-            active_participants = excluded.active_participants,
-            participant_history = excluded.participant_history,
-            created_at = excluded.created_at,
-            updated_at = excluded.updated_at`
+        })
         yield* sql`DELETE FROM task_members WHERE task_id = ${row.task_id}`
         const members = [
           ...[...new Set(row.participant_history)].map((agent_id) => ({ role: "history", agent_id })),
@@ -137,7 +138,7 @@ export const TaskRepoSql: Layer.Layer<TaskRepo, never, SqlClient.SqlClient> = La
       })
 
     const putAssignment = (row: AssignmentRow) =>
-      sql`INSERT INTO assignments ${sql.insert({
+      upsert(sql, "assignments", "assignment_id", {
         assignment_id: row.assignment_id,
         seq: idNumber(row.assignment_id),
         task_id: row.task_id,
@@ -149,34 +150,17 @@ export const TaskRepoSql: Layer.Layer<TaskRepo, never, SqlClient.SqlClient> = La
         status: row.status,
         created_at: row.created_at,
         updated_at: row.updated_at
-      })}
-        ON CONFLICT (assignment_id) DO UPDATE SET
-          seq = excluded.seq,
-          task_id = excluded.task_id,
-          session_id = excluded.session_id,
-          agent_id = excluded.agent_id,
-          kind = excluded.kind,
-          target_assignment_id = excluded.target_assignment_id,
-          deadline_at = excluded.deadline_at,
-          status = excluded.status,
-          created_at = excluded.created_at,
-          updated_at = excluded.updated_at`.pipe(Effect.asVoid, Effect.orDie)
+      })
 
     const putSession = (row: SessionRow) =>
-      sql`INSERT INTO sessions ${sql.insert({
+      upsert(sql, "sessions", "session_id", {
         session_id: row.session_id,
         seq: idNumber(row.session_id),
         task_id: row.task_id,
         status: row.status,
         created_at: row.created_at,
         updated_at: row.updated_at
-      })}
-        ON CONFLICT (session_id) DO UPDATE SET
-          seq = excluded.seq,
-          task_id = excluded.task_id,
-          status = excluded.status,
-          created_at = excluded.created_at,
-          updated_at = excluded.updated_at`.pipe(Effect.asVoid, Effect.orDie)
+      })
 
     return {
       nextTaskId: Effect.map(sequence("task"), (n) => `task-${n}` as TaskId),
