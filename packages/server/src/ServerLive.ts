@@ -17,6 +17,8 @@ import { Store } from "./platform/Store"
 import { AgentRepoMemory } from "./registry/AgentRepoMemory"
 import { AgentsHttp } from "./registry/AgentsHttp"
 import { RegistryLive } from "./registry/Registry"
+import { BlobStoreMemory } from "./relay/BlobStoreMemory"
+import { RelayRepoMemory } from "./relay/RelayRepoMemory"
 import { ReviewRepoMemory } from "./reviews/ReviewRepoMemory"
 import { ReviewsLive } from "./reviews/Reviews"
 import { ReviewsHttp } from "./reviews/ReviewsHttp"
@@ -28,7 +30,7 @@ import { TaskRepoMemory } from "./tasks/TaskRepoMemory"
 import { TasksLive } from "./tasks/Tasks"
 import { AssignmentsHttp, SessionsHttp, TasksHttp } from "./tasks/TasksHttp"
 
-/** Every repository on the memory store (fresh tables per build). */
+/** Every repository on the memory store (fresh tables per build), relay blobs in RAM. */
 export const StoreMemoryLive = Layer.mergeAll(
   Store.layerMemory,
   AgentRepoMemory,
@@ -37,7 +39,9 @@ export const StoreMemoryLive = Layer.mergeAll(
   TaskRepoMemory,
   ReviewRepoMemory,
   LedgerRepoMemory,
-  IdempotencyRepoMemory
+  IdempotencyRepoMemory,
+  RelayRepoMemory,
+  BlobStoreMemory
 ).pipe(Layer.provide(MemoryDb.layer))
 
 const IdempotencyLive = Layer.unwrapEffect(

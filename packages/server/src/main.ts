@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { ServerConfig, type ServerConfigShape } from "./platform/ServerConfig"
-import { StorePostgresLive, StoreSqliteLive, sqliteFile } from "./platform/StoreLayers"
+import { relayDir, StorePostgresLive, StoreSqliteLive, sqliteFile } from "./platform/StoreLayers"
 import { AppLive, StoreMemoryLive, type StoreServices } from "./ServerLive"
 
 /** In-flight requests get this long after SIGTERM before their connections are cut. */
@@ -13,7 +13,7 @@ const storeLayer = (config: ServerConfigShape): Layer.Layer<StoreServices> => {
     case "memory":
       return StoreMemoryLive
     case "sqlite":
-      return StoreSqliteLive(sqliteFile(config.dataDir))
+      return StoreSqliteLive(sqliteFile(config.dataDir), relayDir(config.dataDir))
     case "postgres":
       // ServerConfig refuses the postgres store without a URL.
       return StorePostgresLive(Option.getOrThrow(config.databaseUrl))
@@ -25,7 +25,7 @@ const describeStore = (config: ServerConfigShape): string => {
     case "memory":
       return "using the memory store (state is lost on restart)"
     case "sqlite":
-      return `using the sqlite store at ${sqliteFile(config.dataDir)}`
+      return `using the sqlite store at ${sqliteFile(config.dataDir)} (relay blobs in ${relayDir(config.dataDir)})`
     case "postgres":
       return "using the postgres store"
   }

@@ -2,6 +2,7 @@ import type { AgentId, AssignmentId, HoldId, ReviewId, TaskId } from "@agent-mar
 import { Context, Effect, Layer } from "effect"
 import type { IdempotencyRow } from "../idempotency/IdempotencyRepo"
 import type { AgentRow, LivenessRow } from "../registry/AgentRepo"
+import type { RelayLease, RelayRow } from "../relay/RelayRepo"
 import type { ReviewRow } from "../reviews/ReviewRepo"
 import type { EntryRow, HoldRow } from "../settlement/LedgerRepo"
 import type { AssignmentRow, SessionRow, TaskRow } from "../tasks/TaskRepo"
@@ -29,6 +30,8 @@ export interface MemoryTables {
   readonly entries: Array<EntryRow>
   readonly entriesByAccount: Map<string, Array<number>>
   readonly idempotency: Map<string, IdempotencyRow>
+  readonly relaySlots: Map<string, RelayRow>
+  readonly relayLeases: Map<string, RelayLease>
 }
 
 export class MemoryDb extends Context.Tag("MemoryDb")<MemoryDb, MemoryTables>() {
@@ -52,7 +55,9 @@ export class MemoryDb extends Context.Tag("MemoryDb")<MemoryDb, MemoryTables>() 
     holdsByAgent: new Map(),
     entries: [],
     entriesByAccount: new Map(),
-    idempotency: new Map()
+    idempotency: new Map(),
+    relaySlots: new Map(),
+    relayLeases: new Map()
   }))
 }
 

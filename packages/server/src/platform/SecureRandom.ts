@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { Context, Effect, Layer } from "effect"
 
 /** Secrets and tokens come from here (node:crypto), so tests can make them deterministic. */
@@ -22,3 +22,10 @@ export const sha256Hex = (value: string): string => createHash("sha256").update(
 /** Constant-time comparison of two secrets (by their SHA-256, so lengths never leak). */
 export const secretsEqual = (a: string, b: string): boolean =>
   timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest())
+
+/** HMAC-SHA-256 of `value` under `key`, as hex (keyed pseudonyms that cannot be reversed without the key). */
+export const keyedHashHex = (key: string, value: string): string =>
+  createHmac("sha256", key).update(value).digest("hex")
+
+/** Hex (an even number of digits) as unpadded base64url: 16 random bytes become 22 characters. */
+export const hexToBase64Url = (hex: string): string => Buffer.from(hex, "hex").toString("base64url")

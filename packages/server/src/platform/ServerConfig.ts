@@ -2,6 +2,40 @@ import { Config, ConfigError, Context, Effect, Either, Layer, Option, Redacted }
 
 export type StoreKind = "memory" | "sqlite" | "postgres"
 
+/** The relay's limits (relay-and-handoff.md), one environment variable each. */
+export interface RelayLimits {
+  /** Largest slot, in bytes (`AGENT_MARKETPLACE_RELAY_MAX_BLOB_BYTES`, 50 MiB). */
+  readonly maxBlobBytes: number
+  /** TTL when the request names none (`AGENT_MARKETPLACE_RELAY_DEFAULT_TTL_SECS`, 1 h). */
+  readonly defaultTtlSecs: number
+  /** Largest TTL (`AGENT_MARKETPLACE_RELAY_MAX_TTL_SECS`, 24 h). */
+  readonly maxTtlSecs: number
+  /** Downloads when the request names none (`AGENT_MARKETPLACE_RELAY_DEFAULT_DOWNLOADS`, 3). */
+  readonly defaultDownloads: number
+  /** Most downloads per slot (`AGENT_MARKETPLACE_RELAY_MAX_DOWNLOADS`, 10). */
+  readonly maxDownloads: number
+  /** Bytes of all slots not yet expired (`AGENT_MARKETPLACE_RELAY_TOTAL_BYTES`, 1 GiB). */
+  readonly totalBytes: number
+  /** Bytes of one client address's slots not yet expired (`AGENT_MARKETPLACE_RELAY_ADDRESS_BYTES`, 256 MiB). */
+  readonly addressBytes: number
+  /** Slots one client address may create per minute (`AGENT_MARKETPLACE_RELAY_CREATES_PER_MINUTE`, 60). */
+  readonly createsPerMinute: number
+  /** Pause between relay sweeps (`AGENT_MARKETPLACE_RELAY_SWEEP_INTERVAL_MS`, 30 s). */
+  readonly sweepIntervalMs: number
+}
+
+export const defaultRelayLimits: RelayLimits = {
+  maxBlobBytes: 50 * 1024 * 1024,
+  defaultTtlSecs: 3600,
+  maxTtlSecs: 24 * 3600,
+  defaultDownloads: 3,
+  maxDownloads: 10,
+  totalBytes: 1024 * 1024 * 1024,
+  addressBytes: 256 * 1024 * 1024,
+  createsPerMinute: 60,
+  sweepIntervalMs: 30_000
+}
+
 export interface ServerConfigShape {
   readonly host: string
   readonly port: number
@@ -19,6 +53,7 @@ export interface ServerConfigShape {
   readonly idempotencyRetentionMs: number
   readonly maxJsonBodyBytes: number
   readonly accessLog: boolean
+  readonly relay: RelayLimits
   readonly version: string
 }
 
@@ -27,6 +62,38 @@ const positiveInt = (name: string, fallback: number) =>
     Config.withDefault(fallback),
     Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
   )
+
+const relayLimits = Effect.gen(function* () {
+  const d = defaultRelayLimits
+  const limits: RelayLimits = {
+    maxBlobBytes: yield* positiveInt("AGENT_MARKETPLACE_RELAY_MAX_BLOB_BYTES", d.maxBlobBytes),
+    defaultTtlSecs: yield* positiveInt("AGENT_MARKETPLACE_RELAY_DEFAULT_TTL_SECS", d.defaultTtlSecs),
+    maxTtlSecs: yield* positiveInt("AGENT_MARKETPLACE_RELAY_MAX_TTL_SECS", d.maxTtlSecs),
+    defaultDownloads: yield* positiveInt("AGENT_MARKETPLACE_RELAY_DEFAULT_DOWNLOADS", d.defaultDownloads),
+    maxDownloads: yield* positiveInt("AGENT_MARKETPLACE_RELAY_MAX_DOWNLOADS", d.maxDownloads),
+    totalBytes: yield* positiveInt("AGENT_MARKETPLACE_RELAY_TOTAL_BYTES", d.totalBytes),
+    addressBytes: yield* positiveInt("AGENT_MARKETPLACE_RELAY_ADDRESS_BYTES", d.addressBytes),
+    createsPerMinute: yield* positiveInt("AGENT_MARKETPLACE_RELAY_CREATES_PER_MINUTE", d.createsPerMinute),
+    sweepIntervalMs: yield* positiveInt("AGENT_MARKETPLACE_RELAY_SWEEP_INTERVAL_MS", d.sweepIntervalMs)
+  }
+  if (limits.defaultTtlSecs > limits.maxTtlSecs) {
+    return yield* Effect.fail(
+      ConfigError.InvalidData(
+        ["AGENT_MARKETPLACE_RELAY_DEFAULT_TTL_SECS"],
+        `must not exceed AGENT_MARKETPLACE_RELAY_MAX_TTL_SECS (${limits.maxTtlSecs})`
+      )
+    )
+  }
+  if (limits.defaultDownloads > limits.maxDownloads) {
+    return yield* Effect.fail(
+      ConfigError.InvalidData(
+        ["AGENT_MARKETPLACE_RELAY_DEFAULT_DOWNLOADS"],
+        `must not exceed AGENT_MARKETPLACE_RELAY_MAX_DOWNLOADS (${limits.maxDownloads})`
+      )
+    )
+  }
+  return limits
+})
 
 /** `host:port`, `[v6]:port`; the port 0 picks a free one. */
 export const parseAddress = (value: string): Either.Either<{ host: string; port: number }, string> => {
@@ -109,6 +176,7 @@ export const serverConfig = Effect.gen(function* () {
     ),
     maxJsonBodyBytes: yield* positiveInt("AGENT_MARKETPLACE_MAX_JSON_BODY_BYTES", 64 * 1024),
     accessLog: yield* Config.boolean("AGENT_MARKETPLACE_ACCESS_LOG").pipe(Config.withDefault(false)),
+    relay: yield* relayLimits,
     version: "0.1.0"
   } satisfies ServerConfigShape
 })
@@ -136,6 +204,7 @@ export class ServerConfig extends Context.Tag("ServerConfig")<ServerConfig, Serv
       idempotencyRetentionMs: 24 * 3600 * 1000,
       maxJsonBodyBytes: 64 * 1024,
       accessLog: false,
+      relay: defaultRelayLimits,
       version: "0.1.0",
       ...overrides
     })

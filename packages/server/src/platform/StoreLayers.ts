@@ -1,5 +1,6 @@
-import { mkdirSync } from "node:fs"
-import { join } from "node:path"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, type Redacted } from "effect"
@@ -7,6 +8,9 @@ import { LivenessRepoSql } from "../heartbeat/LivenessRepoSql"
 import { IdempotencyRepoSql } from "../idempotency/IdempotencyRepoSql"
 import { TokenRepoSql } from "../identity/TokenRepoSql"
 import { AgentRepoSql } from "../registry/AgentRepoSql"
+import { BlobStoreDisk } from "../relay/BlobStoreDisk"
+import { BlobStorePostgres } from "../relay/BlobStorePostgres"
+import { RelayRepoSql } from "../relay/RelayRepoSql"
 import { ReviewRepoSql } from "../reviews/ReviewRepoSql"
 import { LedgerRepoSql } from "../settlement/LedgerRepoSql"
 import { TaskRepoSql } from "../tasks/TaskRepoSql"
@@ -22,11 +26,34 @@ export const StoreSqlLive = Layer.mergeAll(
   TaskRepoSql,
   ReviewRepoSql,
   LedgerRepoSql,
-  IdempotencyRepoSql
+  IdempotencyRepoSql,
+  RelayRepoSql
 ).pipe(Layer.provide(MigrationsLive))
 
 /** The SQLite database file of the embedded default. */
 export const sqliteFile = (dataDir: string): string => join(dataDir, "marketplace.sqlite")
+
+/** The relay's blob directory of the embedded default. */
+export const relayDir = (dataDir: string): string => join(dataDir, "relay")
+
+/**
+ * Where a SQLite store keeps relay blobs: `blobDir` when given; else `relay/` beside the database
+ * file; for an in-memory database a fresh temporary directory, removed with the layer.
+ */
+const sqliteBlobStore = (filename: string, blobDir: string | undefined) =>
+  blobDir !== undefined
+    ? BlobStoreDisk(blobDir)
+    : filename !== ":memory:"
+      ? BlobStoreDisk(join(dirname(filename), "relay"))
+      : Layer.unwrapScoped(
+          Effect.map(
+            Effect.acquireRelease(
+              Effect.sync(() => mkdtempSync(join(tmpdir(), "agent-marketplace-relay-"))),
+              (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+            ),
+            BlobStoreDisk
+          )
+        )
 
 /** SQLite (better-sqlite3, WAL): one connection, so transactions are serialised in-process. */
 export const SqliteClientLive = (filename: string) =>
@@ -41,9 +68,16 @@ export const SqliteClientLive = (filename: string) =>
 export const PgClientLive = (url: Redacted.Redacted, maxConnections = 10) =>
   PgClient.layer({ url, maxConnections, connectTimeout: "5 seconds", applicationName: "platform-server" })
 
-/** A store that cannot be opened stops startup (the entry point reports it in one line). */
-export const StoreSqliteLive = (filename: string) =>
-  StoreSqlLive.pipe(Layer.provide(SqliteClientLive(filename)), Layer.orDie)
+/**
+ * A store that cannot be opened stops startup (the entry point reports it in one line). SQLite keeps
+ * relay blobs as files (see `sqliteBlobStore`).
+ */
+export const StoreSqliteLive = (filename: string, blobDir?: string) =>
+  Layer.merge(StoreSqlLive, sqliteBlobStore(filename, blobDir)).pipe(
+    Layer.provide(SqliteClientLive(filename)),
+    Layer.orDie
+  )
 
+/** Postgres keeps relay blobs as chunk rows, so every replica serves every slot. */
 export const StorePostgresLive = (url: Redacted.Redacted) =>
-  StoreSqlLive.pipe(Layer.provide(PgClientLive(url)), Layer.orDie)
+  Layer.merge(StoreSqlLive, BlobStorePostgres).pipe(Layer.provide(PgClientLive(url)), Layer.orDie)

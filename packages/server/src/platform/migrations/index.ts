@@ -7,6 +7,7 @@ import idempotency from "./0003_idempotency"
 import tasks from "./0004_tasks"
 import reviews from "./0005_reviews"
 import ledger from "./0006_ledger"
+import relay from "./0007_relay"
 
 /**
  * Every migration, imported statically (the server is one bundle; nothing is read from disk). Ids only
@@ -18,7 +19,8 @@ export const migrations = {
   "0003_idempotency": idempotency,
   "0004_tasks": tasks,
   "0005_reviews": reviews,
-  "0006_ledger": ledger
+  "0006_ledger": ledger,
+  "0007_relay": relay
 } as const
 
 /**
