@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { existsSync } from "node:fs"
+import { existsSync, rmSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 // Bundles the two deployables into plain JavaScript that runs with `node` (no transpiling loader):
 //   packages/server/dist/main.mjs  — platform-server
-//   packages/cli/dist/cli.mjs      — the agent-marketplace CLI
+//   packages/cli/dist/cli.mjs      — the agent-marketplace CLI (+ dist/chunks/, loaded on demand)
 import { build } from "esbuild"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -32,7 +32,13 @@ const targets = {
   },
   cli: {
     entryPoints: [resolve(root, "packages/cli/src/bin.ts")],
-    outfile: resolve(root, "packages/cli/dist/cli.mjs"),
+    // Code loaded only by some commands (age-encryption and its @noble dependencies, behind a
+    // dynamic import in `handoff`) goes to separate chunks, so `--help` does not parse it.
+    splitting: true,
+    outdir: resolve(root, "packages/cli/dist"),
+    entryNames: "cli",
+    chunkNames: "chunks/[name]-[hash]",
+    outExtension: { ".js": ".mjs" },
     // Agents run the CLI often, so start-up matters: minify (V8 parses the bundle on every run) and
     // leave out the yaml/toml/ini parsers @effect/cli carries for config-file options we do not use.
     minify: true,
@@ -48,5 +54,7 @@ for (const [name, options] of Object.entries(targets)) {
     process.stderr.write(`build: skipping ${name}: ${options.entryPoints[0]} does not exist\n`)
     continue
   }
+  // Chunk names carry a content hash: drop the previous build's chunks so they do not pile up.
+  if (options.splitting) rmSync(resolve(options.outdir, "chunks"), { recursive: true, force: true })
   await build({ ...common, ...options })
 }

@@ -35,6 +35,8 @@ export interface HoistSpec {
   readonly lowered: ReadonlyArray<string>
   /** Options a subcommand declares itself; those are never hoisted out of it. */
   readonly ownedBy: Readonly<Record<string, ReadonlyArray<string>>>
+  /** Commands with subcommands of their own (`handoff` → `send`, `receive`). */
+  readonly nested?: Readonly<Record<string, ReadonlyArray<string>>>
 }
 
 const optionName = (token: string): string | undefined => {
@@ -110,7 +112,8 @@ export const hoistGlobalOptions = (args: ReadonlyArray<string>, spec: HoistSpec)
 
 /**
  * If the command line asks for help (`--help`/`-h` before any `--`), which command it is for:
- * `{ command: undefined }` for the root, the command name otherwise; `undefined` when no help is asked.
+ * `{ command: undefined }` for the root, the command name otherwise (`handoff send` for a nested
+ * one); `undefined` when no help is asked.
  */
 export const helpRequest = (
   args: ReadonlyArray<string>,
@@ -132,7 +135,10 @@ export const helpRequest = (
       continue
     }
     if (token.startsWith("-")) continue
-    return { command: token }
+    const next = hoisted[i + 1]
+    return next !== undefined && (spec.nested?.[token] ?? []).includes(next)
+      ? { command: `${token} ${next}` }
+      : { command: token }
   }
   return { command: undefined }
 }

@@ -11,12 +11,14 @@ import {
 import * as Buyer from "./commands/Buyer"
 import { usage } from "./commands/Common"
 import { daemon } from "./commands/Daemon"
+import * as Handoff from "./commands/Handoff"
 import * as Identity from "./commands/Identity"
 import * as Market from "./commands/Market"
 import * as Money from "./commands/Money"
+import * as Relay from "./commands/Relay"
 import * as Worker from "./commands/Worker"
 import { ExitCode, renderError } from "./Errors"
-import { commandHelp, globalOptionsHelp, globalOptionsLine, rootHelp } from "./Help"
+import { commandHelp, globalOptionsHelp, globalOptionsLine, nameOf, rootHelp } from "./Help"
 import { Output } from "./Output"
 import { rootCommand } from "./Root"
 
@@ -67,14 +69,38 @@ export const subcommands = [
   Money.balance,
   Money.holds,
   Money.ledger,
+  // relay and handoff
+  Relay.relayCreate,
+  Relay.relayUpload,
+  Relay.relayDownload,
+  Relay.relayDelete,
+  Handoff.handoff,
   // system
   Identity.health
 ] as const
 
+type AnyCommand = Command.Command<any, any, any, any>
+
 /** Names of every subcommand (used by tests that check the skill against the CLI). */
-export const commandNames: ReadonlyArray<string> = (
-  subcommands as ReadonlyArray<Command.Command<any, any, any, any>>
-).map((c) => [...Command.getNames(c)][0]!)
+export const commandNames: ReadonlyArray<string> = (subcommands as ReadonlyArray<AnyCommand>).map(nameOf)
+
+/** The subcommands of commands that have them (`handoff send`, `handoff receive`). */
+export const nestedCommands: Readonly<Record<string, ReadonlyArray<AnyCommand>>> = {
+  handoff: [Handoff.send, Handoff.receive]
+}
+
+/** Every command as typed, nested ones with their parent (`handoff send`), in `--help` order. */
+export const commandPaths: ReadonlyArray<string> = commandNames.flatMap((name) =>
+  name in nestedCommands ? nestedCommands[name]!.map((c) => `${name} ${nameOf(c)}`) : [name]
+)
+
+const commandOf = (path: string): AnyCommand | undefined => {
+  const [name, sub] = path.split(" ")
+  const index = commandNames.indexOf(name!)
+  if (index === -1) return undefined
+  const top = subcommands[index] as AnyCommand
+  return sub === undefined ? top : nestedCommands[name!]?.find((c) => nameOf(c) === sub)
+}
 
 export const command = rootCommand.pipe(
   Command.withHandler(() =>
@@ -82,7 +108,7 @@ export const command = rootCommand.pipe(
   ),
   Command.withSubcommands(subcommands),
   Command.withDescription(
-    "The agent-marketplace CLI: register an agent, stay online, discover agents, publish and fund work, take assignments and submit review verdicts. JSON on stdout (the endpoint's body), messages and errors on stderr. Exit codes: 0 ok, 1 refused by the server (4xx), 2 usage, 3 server unreachable or 5xx after retries, 4 local I/O (files, credentials). Task content never goes to the server."
+    "The agent-marketplace CLI: register an agent, stay online, discover agents, publish and fund work, take assignments, submit review verdicts, and hand files to other agents encrypted through the relay. JSON on stdout (the endpoint's body), messages and errors on stderr. Exit codes: 0 ok, 1 refused by the server (4xx), 2 usage, 3 server unreachable or 5xx after retries, 4 local I/O (files, credentials), 5 a received handoff failed decryption or its hash check. Task content never goes to the server (a handoff carries only ciphertext)."
   )
 )
 
@@ -102,17 +128,26 @@ export const helpOrVersion = (args: ReadonlyArray<string>): string | undefined =
 
 /** The `--help` text for the root (`undefined`) or a command; `undefined` for an unknown command. */
 export const helpText = (name: string | undefined): string | undefined => {
-  if (name === undefined)
-    return rootHelp(PROGRAM, VERSION, command, subcommands, globalOptionsHelp(rootCommand))
-  const index = commandNames.indexOf(name)
-  return index === -1 ? undefined : commandHelp(PROGRAM, subcommands[index]!, globalOptionsLine(rootCommand))
+  if (name === undefined) {
+    const entries = commandPaths.map((path) => [path, commandOf(path)!] as const)
+    return rootHelp(PROGRAM, VERSION, command, entries, globalOptionsHelp(rootCommand))
+  }
+  const found = commandOf(name)
+  if (found === undefined) return undefined
+  const [parent, sub] = name.split(" ")
+  return sub === undefined
+    ? commandHelp(PROGRAM, found, globalOptionsLine(rootCommand), { children: nestedCommands[parent!] ?? [] })
+    : commandHelp(PROGRAM, found, globalOptionsLine(rootCommand), { parent: parent! })
 }
 
 /** How argv is reordered before parsing (see `Argv.ts`). */
 export const hoistSpec: HoistSpec = {
   globals: GLOBAL_VALUE_OPTIONS,
   lowered: LOWERED_VALUE_OPTIONS,
-  ownedBy: { register: Identity.REGISTER_OWN_OPTIONS }
+  ownedBy: { register: Identity.REGISTER_OWN_OPTIONS },
+  nested: Object.fromEntries(
+    Object.entries(nestedCommands).map(([name, children]) => [name, children.map(nameOf)])
+  )
 }
 
 /**

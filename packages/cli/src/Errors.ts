@@ -9,7 +9,9 @@ export const ExitCode = {
   refused: 1,
   usage: 2,
   unavailable: 3,
-  localIo: 4
+  localIo: 4,
+  /** `handoff receive`: the bytes arrived but are not what the envelope announced (decrypt or hash). */
+  contentRejected: 5
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 
@@ -62,8 +64,53 @@ export class UntypedServerError extends Data.TaggedError("UntypedServerError")<{
   readonly body: Record<string, unknown>
 }> {}
 
+/** A handoff envelope that is not valid JSON of the envelope's shape (`handoff receive --envelope`). */
+export class EnvelopeMalformedError extends Data.TaggedError("EnvelopeMalformedError")<{
+  readonly path: string
+  readonly message: string
+}> {}
+
+/**
+ * `handoff receive`: the relay answered 404 — the slot is unknown, expired, deleted, used up, not
+ * uploaded yet, or the token is wrong (the relay does not say which). Reviewer verdict:
+ * `artifact_unavailable`.
+ */
+export class HandoffRelayUnavailableError extends Data.TaggedError("HandoffRelayUnavailableError")<{
+  readonly message: string
+}> {
+  readonly error = "relay-unavailable" as const
+}
+
+/**
+ * `handoff receive`: the ciphertext does not decrypt with the identity (wrong key, tampered or
+ * truncated bytes, not an age file). Reviewer verdict: `invalid_format`.
+ */
+export class HandoffDecryptFailedError extends Data.TaggedError("HandoffDecryptFailedError")<{
+  readonly message: string
+}> {
+  readonly error = "decrypt-failed" as const
+}
+
+/**
+ * `handoff receive`: it decrypted, but its SHA-256 or size differs from the envelope's. Reviewer
+ * verdict: `hash_mismatch`.
+ */
+export class HandoffHashMismatchError extends Data.TaggedError("HandoffHashMismatchError")<{
+  readonly message: string
+  readonly expected_sha256: string
+  readonly expected_size: number
+  readonly received_sha256?: string | undefined
+  readonly received_size: number
+}> {
+  readonly error = "hash-mismatch" as const
+}
+
 export type CliError =
   | UsageError
+  | EnvelopeMalformedError
+  | HandoffRelayUnavailableError
+  | HandoffDecryptFailedError
+  | HandoffHashMismatchError
   | CredentialsMalformedError
   | CredentialsMissingError
   | LocalIoError
@@ -76,6 +123,10 @@ const localCodes: Record<CliError["_tag"], ExitCode> = {
   CredentialsMalformedError: ExitCode.localIo,
   CredentialsMissingError: ExitCode.localIo,
   LocalIoError: ExitCode.localIo,
+  EnvelopeMalformedError: ExitCode.localIo,
+  HandoffRelayUnavailableError: ExitCode.refused,
+  HandoffDecryptFailedError: ExitCode.contentRejected,
+  HandoffHashMismatchError: ExitCode.contentRejected,
   ServerUnreachableError: ExitCode.unavailable,
   ServerFailedError: ExitCode.unavailable,
   UnexpectedResponseError: ExitCode.refused

@@ -140,41 +140,65 @@ export const summaryOf = (command: AnyCommand): string => {
   return match ? match[1]! : first
 }
 
-/** `agent-marketplace <command> --help` */
-export const commandHelp = (program: string, command: AnyCommand, globalOptions: string): string => {
+/** A command's name as typed (`send` for `handoff send`). */
+export const nameOf = (command: AnyCommand): string => [...Command.getNames(command)][0]!
+
+/** `agent-marketplace <command> --help` (also `handoff send --help`: `parent` is then `handoff`). */
+export const commandHelp = (
+  program: string,
+  command: AnyCommand,
+  globalOptions: string,
+  nesting: {
+    /** The parent's name, for a subcommand. */
+    readonly parent?: string
+    /** The subcommands, for a command that has them. */
+    readonly children?: ReadonlyArray<AnyCommand>
+  } = {}
+): string => {
   const { description, options } = sections(Command.getHelp(command, config))
+  const name = nesting.parent === undefined ? usageLine(command) : `${nesting.parent} ${usageLine(command)}`
+  const children = nesting.children ?? []
+  const usage = children.length === 0 ? name : `${name} <${children.map(nameOf).join("|")}> [options]`
   const parts = [
-    `Usage: ${program} [global options] ${usageLine(command)}`,
+    `Usage: ${program} [global options] ${usage}`,
     description.map((p) => wrap(p, "")).join("\n\n")
   ]
+  if (children.length > 0) {
+    parts.push(`Commands:\n${commandList(children.map((c) => [`${name} ${nameOf(c)}`, c] as const))}`)
+  }
   const rendered = renderOptions(options)
   if (rendered.length > 0) parts.push(`Options:\n${rendered}`)
   parts.push(`Global options (before or after the command name): ${globalOptions}`)
   return parts.join("\n\n")
 }
 
-/** `agent-marketplace --help` */
+/** `  name  summary` lines, aligned, summaries wrapped with a hanging indent. */
+const commandList = (entries: ReadonlyArray<readonly [string, AnyCommand]>): string => {
+  const width = Math.max(...entries.map(([name]) => name.length)) + 2
+  const hanging = " ".repeat(width + 2)
+  return entries
+    .map(([name, command]) => {
+      const lines = wrap(summaryOf(command), hanging).split("\n")
+      return `  ${name.padEnd(width)}${lines.join("\n").slice(hanging.length)}`
+    })
+    .join("\n")
+}
+
+/** `agent-marketplace --help`: `entries` are the commands as typed (`handoff send`) in order. */
 export const rootHelp = (
   program: string,
   version: string,
   root: AnyCommand,
-  subcommands: ReadonlyArray<AnyCommand>,
+  entries: ReadonlyArray<readonly [string, AnyCommand]>,
   globalOptions: string
 ): string => {
   const { description } = sections(Command.getHelp(root, config))
-  const names = subcommands.map((c) => [...Command.getNames(c)][0]!)
-  const width = Math.max(...names.map((n) => n.length)) + 2
-  const hanging = " ".repeat(width + 2)
-  const list = subcommands.map((c, i) => {
-    const lines = wrap(summaryOf(c), hanging).split("\n")
-    return `  ${names[i]!.padEnd(width)}${lines.join("\n").slice(hanging.length)}`
-  })
   return [
     `${program} ${version}`,
     description.map((p) => wrap(p, "")).join("\n\n"),
     `Usage: ${program} [global options] <command> [options]`,
     `Global options (before or after the command name):\n${globalOptions}`,
-    `Commands:\n${list.join("\n")}`,
+    `Commands:\n${commandList(entries)}`,
     `Run \`${program} <command> --help\` for a command's options and an example. Also: --version.`
   ].join("\n\n")
 }

@@ -12,5 +12,5 @@ const text = helpOrVersion(args)
 if (text !== undefined) {
   process.stdout.write(`${text}\n`)
 } else {
-  main(args)
+  main(args, process.stderr)
 }

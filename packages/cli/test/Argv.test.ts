@@ -62,6 +62,12 @@ describe("hoistGlobalOptions", () => {
     expect(hoistGlobalOptions([], hoistSpec)).toEqual([])
   })
 
+  it("hoists global options out of a nested command (handoff send)", () => {
+    expect(hoist("handoff send --file f --server http://s --format table")).toEqual(
+      "--server http://s --format table handoff send --file f".split(" ")
+    )
+  })
+
   it("is idempotent", () => {
     const once = hoist("hold --amount 1 --server http://s --task-id task-1 --token T")
     expect(hoistGlobalOptions(once, hoistSpec)).toEqual(once)
@@ -75,5 +81,18 @@ describe("helpRequest", () => {
     expect(helpRequest("--server http://s --help".split(" "), hoistSpec)).toEqual({ command: undefined })
     expect(helpRequest("deposit --amount 1".split(" "), hoistSpec)).toBeUndefined()
     expect(helpRequest("request-review -- --help".split(" "), hoistSpec)).toBeUndefined()
+  })
+
+  it("names a nested command with its parent, and the parent alone otherwise", () => {
+    expect(helpRequest("handoff send --file f --help".split(" "), hoistSpec)).toEqual({
+      command: "handoff send"
+    })
+    expect(helpRequest("--server http://s handoff receive -h".split(" "), hoistSpec)).toEqual({
+      command: "handoff receive"
+    })
+    expect(helpRequest("handoff --help".split(" "), hoistSpec)).toEqual({ command: "handoff" })
+    expect(helpRequest("handoff --server http://s --help".split(" "), hoistSpec)).toEqual({
+      command: "handoff"
+    })
   })
 })

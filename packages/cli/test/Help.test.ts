@@ -1,20 +1,22 @@
 import { describe, expect, it } from "vitest"
-import { commandNames } from "../src/Cli"
+import { commandNames, commandPaths } from "../src/Cli"
 import { runPromise } from "./support/Cli"
 
 describe("--help", () => {
-  it("the root help lists every command with its summary", async () => {
+  it("the root help lists every command (nested ones as `handoff send`) with its summary", async () => {
     const result = await runPromise(["--help"])
     expect(result.code).toBe(0)
-    for (const name of commandNames) expect(result.stdout).toMatch(new RegExp(`^  ${name} `, "m"))
+    for (const name of commandPaths) expect(result.stdout).toMatch(new RegExp(`^  ${name} +\\S`, "m"))
+    expect(commandPaths).toContain("handoff send")
+    expect(commandPaths).toContain("handoff receive")
     expect(result.stdout).toContain("--registration-token")
     expect(result.stdout.includes(String.fromCharCode(27))).toBe(false) // plain text, no ANSI codes
   })
 
-  it.each(commandNames)(
+  it.each([...new Set([...commandNames, ...commandPaths])])(
     "%s --help runs and shows a description, its options and an example",
     async (name) => {
-      const result = await runPromise([name, "--help"])
+      const result = await runPromise([...name.split(" "), "--help"])
       expect(result.code).toBe(0)
       expect(result.stderr).toBe("")
       expect(result.stdout).toContain(`Usage: agent-marketplace [global options] ${name}`)
@@ -31,6 +33,20 @@ describe("--help", () => {
     const result = await runPromise(["--server", "http://x", "hold", "-h", "--format", "table"])
     expect(result.code).toBe(0)
     expect(result.stdout).toContain("--payee-agent-id")
+  })
+
+  it("a nested command's help shows its own options; the parent's lists its subcommands", async () => {
+    const send = await runPromise(["--server", "http://x", "handoff", "send", "--help"])
+    expect(send.stdout).toMatch(/^Usage: agent-marketplace \[global options\] handoff send --file/)
+    expect(send.stdout).toContain("--envelope-out")
+    const receive = await runPromise(["handoff", "receive", "-h", "--server", "http://x"])
+    expect(receive.stdout).toContain("--identity-file")
+    const parent = await runPromise(["handoff", "--help"])
+    expect(parent.stdout).toMatch(
+      /^Usage: agent-marketplace \[global options\] handoff <send\|receive> \[options\]/
+    )
+    expect(parent.stdout).toMatch(/^ {2}handoff send +\S/m)
+    expect(parent.stdout).toMatch(/^ {2}handoff receive +\S/m)
   })
 
   it("--version prints the version", async () => {

@@ -5,7 +5,7 @@ import { CliConfig, CommandDescriptor } from "@effect/cli"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { hoistGlobalOptions } from "../src/Argv"
-import { command, commandNames, helpText, hoistSpec, subcommands } from "../src/Cli"
+import { command, commandNames, commandPaths, helpText, hoistSpec, subcommands } from "../src/Cli"
 import { PlatformLive } from "../src/Live"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
@@ -110,7 +110,7 @@ describe("the skill matches the CLI", () => {
     expect(front).toMatch(/^name: agent-marketplace$/m)
     expect(front).toMatch(/^description: \S.{40,}$/m)
     expect(files.map((f) => relative(skillDir, f)).sort()).toEqual(
-      ["SKILL.md", "references/cli.md", "references/protocol.md"].sort()
+      ["SKILL.md", "references/cli.md", "references/handoff.md", "references/protocol.md"].sort()
     )
   })
 
@@ -135,12 +135,23 @@ describe("the skill matches the CLI", () => {
         problems.push(`${where}: unknown command ${name}`)
         continue
       }
-      const own = flagsOf(name)
+      // A command with subcommands (`handoff`) is checked against the subcommand named next.
+      const next = hoisted[hoisted.indexOf(name) + 1]
+      const path = next !== undefined && commandPaths.includes(`${name} ${next}`) ? `${name} ${next}` : name
+      if (
+        commandPaths.some((p) => p.startsWith(`${name} `)) &&
+        path === name &&
+        !words.some((w) => builtInFlags.has(w))
+      ) {
+        problems.push(`${where}: ${name} needs a subcommand`)
+        continue
+      }
+      const own = flagsOf(path)
       for (const word of words) {
-        if (!word.startsWith("-")) continue
+        if (!word.startsWith("-") || word === "-") continue
         const flag = word.split("=")[0]!
         if (!globalFlags.has(flag) && !own.has(flag) && !builtInFlags.has(flag)) {
-          problems.push(`${where}: ${name} has no option ${flag}`)
+          problems.push(`${where}: ${path} has no option ${flag}`)
         }
       }
     }
@@ -169,9 +180,9 @@ describe("the skill matches the CLI", () => {
     expect(problems).toEqual([])
   })
 
-  it("references/cli.md documents every command", () => {
+  it("references/cli.md documents every command (nested ones as `handoff send`)", () => {
     const reference = readFileSync(join(skillDir, "references/cli.md"), "utf8")
-    const missing = commandNames.filter((name) => !reference.includes(`| \`${name}`))
+    const missing = commandPaths.filter((name) => !reference.includes(`| \`${name}`))
     expect(missing).toEqual([])
     expect(subcommands.length).toBe(commandNames.length)
   })

@@ -8,6 +8,8 @@ import { Credentials } from "../../src/Credentials"
 import { KeyGenerator } from "../../src/KeyGenerator"
 import { PlatformLive } from "../../src/Live"
 import { Output } from "../../src/Output"
+import { Progress } from "../../src/Progress"
+import { RelayHttp } from "../../src/RelayHttp"
 import { RetryPolicy } from "../../src/RetryPolicy"
 import { makeCaptureConsole } from "./Capture"
 
@@ -26,6 +28,8 @@ export interface RunOptions {
   readonly http?: Layer.Layer<HttpClient.HttpClient>
   /** The retry policy (default: 3 immediate retries). */
   readonly retry?: Layer.Layer<RetryPolicy>
+  /** Progress bars of relay transfers (default: none). */
+  readonly progress?: Layer.Layer<Progress>
 }
 
 export const tempDir = (prefix = "am-cli-") => mkdtempSync(join(tmpdir(), prefix))
@@ -37,7 +41,9 @@ export const testLayer = (options: RunOptions = {}) =>
     KeyGenerator.layerTest,
     options.retry ?? RetryPolicy.layerTest(3),
     options.http ?? FetchHttpClient.layer,
-    Credentials.layer
+    Credentials.layer,
+    options.progress ?? Progress.layerNone,
+    RelayHttp.layer
   ).pipe(
     Layer.provideMerge(PlatformLive),
     Layer.provideMerge(
