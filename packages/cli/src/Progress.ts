@@ -37,7 +37,9 @@ export class Progress extends Context.Tag("cli/Progress")<
             Effect.acquireRelease(
               Effect.map(
                 Effect.promise(() => import("cli-progress")),
-                ({ SingleBar }) => {
+                (module) => {
+                  // A CommonJS module: bundled as a chunk it has only a default export.
+                  const { SingleBar } = (module as unknown as { default?: typeof module }).default ?? module
                   const bar = new SingleBar({
                     stream,
                     format: `agent-marketplace: ${label} [{bar}] {percentage}% | {value}/{total} MiB | ETA {eta}s`,
