@@ -236,7 +236,7 @@ export const receive = (args: ReceiveArgs) =>
     let received = 0
     const plaintext = (ciphertext: ReadableStream<Uint8Array>) =>
       Stream.fromReadableStream({ evaluate: () => ciphertext, onError: failed }).pipe(
-        Stream.mapEffect((chunk) => {
+        Stream.tap((chunk) => {
           received += chunk.length
           if (received > envelope.plaintext_size) {
             return Effect.fail(
@@ -249,7 +249,7 @@ export const receive = (args: ReceiveArgs) =>
             )
           }
           hash.update(chunk)
-          return Effect.succeed(chunk)
+          return Effect.void
         })
       )
 
