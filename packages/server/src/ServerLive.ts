@@ -9,6 +9,8 @@ import { Idempotency } from "./idempotency/Idempotency"
 import { IdempotencyRepoMemory } from "./idempotency/IdempotencyRepoMemory"
 import { AuthenticationLive } from "./identity/AuthenticationLive"
 import { IdentityLive } from "./identity/Identity"
+import { NonceRepoMemory } from "./identity/NonceRepoMemory"
+import { SignaturesLive } from "./identity/Signatures"
 import { TokenRepoMemory } from "./identity/TokenRepoMemory"
 import { MemoryDb } from "./platform/MemoryDb"
 import { SecureRandom } from "./platform/SecureRandom"
@@ -35,6 +37,7 @@ export const StoreMemoryLive = Layer.mergeAll(
   Store.layerMemory,
   AgentRepoMemory,
   TokenRepoMemory,
+  NonceRepoMemory,
   LivenessRepoMemory,
   TaskRepoMemory,
   ReviewRepoMemory,
@@ -53,6 +56,7 @@ export const ServicesLive = Layer.mergeAll(RegistryLive, HeartbeatLive, ReviewsL
   Layer.provideMerge(TasksLive),
   Layer.provideMerge(SettlementLive),
   Layer.provideMerge(IdentityLive),
+  Layer.provideMerge(SignaturesLive),
   Layer.provideMerge(IdempotencyLive)
 )
 

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { PublicKey } from "../identity/Signature"
 import { AgentId, strict, Timestamp } from "../shared/Ids"
 
 export const MEDIA_PROFILES = [
@@ -81,7 +82,9 @@ export const RegisterRequest = Schema.Struct({
   name: Schema.optional(Schema.String.pipe(Schema.maxLength(256))),
   endpoint: Schema.optional(Schema.String.pipe(Schema.maxLength(2048))),
   metadata: Schema.optional(Metadata),
-  public_key: Schema.optional(Schema.String),
+  /** Binds this Ed25519 public key: the agent then signs its requests (identity spec). */
+  public_key: Schema.optional(PublicKey),
+  /** With a key: keep bearer tokens working too (default false: a key-bound agent has no token). */
   allow_bearer: Schema.optional(Schema.Boolean),
   invite_code: Schema.optional(Schema.String)
 }).annotations({ ...strict, identifier: "RegisterRequest" })
@@ -102,4 +105,10 @@ export const CapabilitiesRequest = Schema.Struct({
 }).annotations({ ...strict, identifier: "CapabilitiesRequest" })
 
 export const TokenResponse = Schema.Struct({ token: Schema.String })
+
+/** `POST /agents/rotate-key`, signed by the current key. */
+export const RotateKeyRequest = Schema.Struct({ public_key: PublicKey }).annotations({
+  ...strict,
+  identifier: "RotateKeyRequest"
+})
 export const DeregisterResponse = Schema.Struct({ deregistered: Schema.Boolean })

@@ -13,6 +13,7 @@ import {
   DiscoverCandidate,
   RegisterRequest,
   RegisterResponse,
+  RotateKeyRequest,
   TokenResponse
 } from "./Agent"
 
@@ -43,6 +44,11 @@ export const RegisterHeaders = Schema.Struct({
 
 export class AgentsApi extends HttpApiGroup.make("agents")
   .add(HttpApiEndpoint.post("rotateToken", "/agents/rotate-token").addSuccess(TokenResponse))
+  .add(
+    HttpApiEndpoint.post("rotateKey", "/agents/rotate-key")
+      .setPayload(RotateKeyRequest)
+      .addSuccess(AgentListing)
+  )
   .add(
     HttpApiEndpoint.put("declareCapabilities", "/agents/capabilities")
       .setPayload(CapabilitiesRequest)

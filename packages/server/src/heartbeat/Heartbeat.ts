@@ -2,6 +2,7 @@ import type { HeartbeatResponse } from "@agent-marketplace/domain/heartbeat/Hear
 import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { Clock, Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Idempotency } from "../idempotency/Idempotency"
+import { NonceRepo } from "../identity/NonceRepo"
 import { ServerConfig } from "../platform/ServerConfig"
 import { Store } from "../platform/Store"
 import { TaskRepo } from "../tasks/TaskRepo"
@@ -12,6 +13,8 @@ export interface SweepReport {
   readonly timedOut: ReadonlyArray<AgentId>
   readonly overdue: ReadonlyArray<string>
   readonly idempotencyCollected: number
+  /** Signature nonces past their expiry, deleted. */
+  readonly noncesCollected: number
 }
 
 /** Liveness: heartbeats, timeouts with their cleanup, assignment deadlines. */
@@ -19,7 +22,10 @@ export class Heartbeat extends Context.Tag("Heartbeat")<
   Heartbeat,
   {
     readonly beat: (caller: AgentId, busy: boolean) => Effect.Effect<HeartbeatResponse>
-    /** One sweep: timeouts (each cleaned up exactly once per outage), overdue assignments, old idempotency records. */
+    /**
+     * One sweep: timeouts (each cleaned up exactly once per outage), overdue assignments, old
+     * idempotency records, expired signature nonces.
+     */
     readonly sweep: Effect.Effect<SweepReport>
   }
 >() {}
@@ -32,6 +38,7 @@ export const HeartbeatLive = Layer.effect(
     const tasks = yield* Tasks
     const store = yield* Store
     const idempotency = yield* Idempotency
+    const nonces = yield* NonceRepo
     const config = yield* ServerConfig
 
     const cutoffs = (now: number) => ({
@@ -85,12 +92,13 @@ export const HeartbeatLive = Layer.effect(
           if (done) overdue.push(a.assignment_id)
         }
         const idempotencyCollected = yield* idempotency.collect
+        const noncesCollected = yield* nonces.deleteExpired(now)
         if (timedOut.length > 0 || overdue.length > 0) {
           yield* Effect.logInfo("sweep").pipe(
             Effect.annotateLogs({ timed_out: timedOut.length, overdue: overdue.length })
           )
         }
-        return { timedOut, overdue, idempotencyCollected }
+        return { timedOut, overdue, idempotencyCollected, noncesCollected }
       }).pipe(Effect.withSpan("Heartbeat.sweep"))
     }
   })

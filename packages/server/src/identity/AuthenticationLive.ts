@@ -1,14 +1,45 @@
-import { Authentication } from "@agent-marketplace/domain/identity/Authentication"
+import { Authentication, type CurrentAgent } from "@agent-marketplace/domain/identity/Authentication"
+import { AuthenticationFailedError } from "@agent-marketplace/domain/shared/Errors"
+import { HttpServerRequest } from "@effect/platform"
+import type { Context } from "effect"
 import { Effect, Layer, Redacted } from "effect"
 import { Identity } from "./Identity"
+import { isSigned, Signatures } from "./Signatures"
 
-/** Bearer authentication for every agent endpoint: the caller is derived from the credential only. */
+type Caller = Context.Tag.Service<typeof CurrentAgent>
+
+/**
+ * Authentication for every agent endpoint: the caller is derived from the credential only, a bearer
+ * token or an RFC 9421 signature by the agent's bound key.
+ *
+ * The framework tries `bearer`, then `signature` when it fails. A signed request is judged by its
+ * signature alone, so `bearer` steps aside for it; an unsigned request's answer is the bearer one,
+ * which `signature` repeats (one more token lookup, on refused requests only). Neither caches.
+ */
 export const AuthenticationLive = Layer.effect(
   Authentication,
-  Effect.map(Identity, (identity) =>
-    Authentication.of({
+  Effect.gen(function* () {
+    const identity = yield* Identity
+    const signatures = yield* Signatures
+    const bearer = (
+      token: string
+    ): Effect.Effect<Caller, AuthenticationFailedError> =>
+      identity.authenticate(token).pipe(Effect.map((agent_id) => ({ agent_id, credential: "bearer" })))
+    return Authentication.of({
       bearer: (token) =>
-        Effect.map(identity.authenticate(Redacted.value(token)), (agent_id) => ({ agent_id }))
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          isSigned(request.headers)
+            ? Effect.fail(new AuthenticationFailedError({ message: "signed request" }))
+            : bearer(Redacted.value(token))
+        ),
+      signature: () =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          isSigned(request.headers)
+            ? signatures.verify(request).pipe(
+                Effect.map((agent_id): Caller => ({ agent_id, credential: "signature" }))
+              )
+            : bearer((request.headers.authorization ?? "").replace(/^Bearer /, ""))
+        )
     })
-  )
+  })
 )

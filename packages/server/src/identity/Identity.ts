@@ -39,6 +39,11 @@ export const IdentityLive = Layer.effect(
           if (Option.isNone(agent) || agent.value.lifecycle !== "registered") {
             return yield* fail(`agent ${agentId.value} is not active`)
           }
+          if (agent.value.public_key !== null && !agent.value.allow_bearer) {
+            return yield* fail(
+              `agent ${agentId.value} is key-bound: sign the request with its key (bearer tokens are disabled for it)`
+            )
+          }
           return agentId.value
         }),
       issue: (agentId) =>

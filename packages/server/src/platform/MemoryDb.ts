@@ -30,6 +30,8 @@ export interface MemoryTables {
   readonly entries: Array<EntryRow>
   readonly entriesByAccount: Map<string, Array<number>>
   readonly idempotency: Map<string, IdempotencyRow>
+  /** Signature nonces by `agent_id \u0000 nonce`. */
+  readonly nonces: Map<string, { readonly agent_id: AgentId; readonly expires_at: number }>
   readonly relaySlots: Map<string, RelayRow>
   readonly relayLeases: Map<string, RelayLease>
 }
@@ -56,6 +58,7 @@ export class MemoryDb extends Context.Tag("MemoryDb")<MemoryDb, MemoryTables>() 
     entries: [],
     entriesByAccount: new Map(),
     idempotency: new Map(),
+    nonces: new Map(),
     relaySlots: new Map(),
     relayLeases: new Map()
   }))

@@ -6,6 +6,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, type Redacted } from "effect"
 import { LivenessRepoSql } from "../heartbeat/LivenessRepoSql"
 import { IdempotencyRepoSql } from "../idempotency/IdempotencyRepoSql"
+import { NonceRepoSql } from "../identity/NonceRepoSql"
 import { TokenRepoSql } from "../identity/TokenRepoSql"
 import { AgentRepoSql } from "../registry/AgentRepoSql"
 import { BlobStoreDisk } from "../relay/BlobStoreDisk"
@@ -22,6 +23,7 @@ export const StoreSqlLive = Layer.mergeAll(
   StoreSql,
   AgentRepoSql,
   TokenRepoSql,
+  NonceRepoSql,
   LivenessRepoSql,
   TaskRepoSql,
   ReviewRepoSql,

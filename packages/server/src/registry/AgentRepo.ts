@@ -11,6 +11,10 @@ export interface AgentRow {
   readonly metadata: Readonly<Record<string, string>>
   readonly lifecycle: Lifecycle
   readonly capabilities: ReadonlyArray<Capability>
+  /** The bound Ed25519 public key (unpadded base64url), or null for a bearer-only agent. */
+  readonly public_key: string | null
+  /** Whether bearer tokens still work once a key is bound (`allow_bearer` at registration). */
+  readonly allow_bearer: boolean
   readonly created_at: number
   readonly updated_at: number
 }

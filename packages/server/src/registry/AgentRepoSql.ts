@@ -3,7 +3,7 @@ import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import type { Fragment } from "@effect/sql/Statement"
 import { Effect, Layer, Option, Schema } from "effect"
-import { decodeRows, nextSequence, SqlBool, SqlInt, SqlIntOrNull, SqlJson } from "../platform/Sql"
+import { boolParam, decodeRows, nextSequence, SqlBool, SqlInt, SqlIntOrNull, SqlJson } from "../platform/Sql"
 import { AgentRepo, type AgentRow, type AgentWithLiveness, type DiscoverHit } from "./AgentRepo"
 
 /**
@@ -32,6 +32,8 @@ const AgentColumns = {
   metadata: SqlJson(Schema.Record({ key: Schema.String, value: Schema.String })),
   lifecycle: Lifecycle,
   capabilities: SqlJson(Schema.Array(Capability)),
+  public_key: Schema.NullOr(Schema.String),
+  allow_bearer: SqlBool,
   created_at: SqlInt,
   updated_at: SqlInt
 }
@@ -60,6 +62,8 @@ const toAgent = (row: typeof AgentSqlRow.Type): AgentRow => ({
   metadata: row.metadata,
   lifecycle: row.lifecycle,
   capabilities: row.capabilities,
+  public_key: row.public_key,
+  allow_bearer: row.allow_bearer,
   created_at: row.created_at,
   updated_at: row.updated_at
 })
@@ -172,13 +176,16 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
               : yield* Effect.provideService(nextSequence("agent"), SqlClient.SqlClient, sql)
           const stored: AgentRow = { ...row, seq }
           yield* sql`INSERT INTO agents
-              (agent_id, seq, name, endpoint, metadata, lifecycle, capabilities, created_at, updated_at)
+              (agent_id, seq, name, endpoint, metadata, lifecycle, capabilities, public_key, allow_bearer,
+               created_at, updated_at)
             VALUES (${row.agent_id}, ${seq}, ${row.name}, ${row.endpoint}, ${JSON.stringify(row.metadata)},
-              ${row.lifecycle}, ${JSON.stringify(row.capabilities)}, ${row.created_at}, ${row.updated_at})
+              ${row.lifecycle}, ${JSON.stringify(row.capabilities)}, ${row.public_key},
+              ${boolParam(sql, row.allow_bearer)}, ${row.created_at}, ${row.updated_at})
             ON CONFLICT (agent_id) DO UPDATE SET
               seq = excluded.seq, name = excluded.name, endpoint = excluded.endpoint,
               metadata = excluded.metadata, lifecycle = excluded.lifecycle,
-              capabilities = excluded.capabilities, created_at = excluded.created_at,
+              capabilities = excluded.capabilities, public_key = excluded.public_key,
+              allow_bearer = excluded.allow_bearer, created_at = excluded.created_at,
               updated_at = excluded.updated_at`
           yield* sql`DELETE FROM agent_capabilities WHERE agent_id = ${row.agent_id}`
           const capabilityRows = capabilityIndexRows(row)

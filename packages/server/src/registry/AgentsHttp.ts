@@ -1,9 +1,10 @@
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
 import { CurrentAgent } from "@agent-marketplace/domain/identity/Authentication"
 import { InputInvalidError, PermissionDeniedError } from "@agent-marketplace/domain/shared/Errors"
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { Heartbeat } from "../heartbeat/Heartbeat"
+import { isSigned, Signatures } from "../identity/Signatures"
 import { agentToWire, assignmentToWire, iso, nextCursor } from "../platform/Wire"
 import { TaskRepo } from "../tasks/TaskRepo"
 import { AgentRepo } from "./AgentRepo"
@@ -17,17 +18,29 @@ export const AgentsHttp = HttpApiBuilder.group(MarketplaceApi, "agents", (handle
     const heartbeat = yield* Heartbeat
     const agents = yield* AgentRepo
     const taskRepo = yield* TaskRepo
+    const signatures = yield* Signatures
     return handlers
       .handle("register", ({ headers, payload }) =>
-        registry.register(payload, {
-          bearer: Option.fromNullable(headers.authorization).pipe(
-            Option.filter((h) => h.startsWith("Bearer ")),
-            Option.map((h) => h.slice("Bearer ".length))
-          ),
-          registrationToken: Option.fromNullable(headers["registration-token"])
+        Effect.gen(function* () {
+          // A signed registration proves the id by its bound key (verified before anything else).
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const signer = isSigned(request.headers)
+            ? Option.some(yield* signatures.verify(request, { forRegistration: true }))
+            : Option.none()
+          return yield* registry.register(payload, {
+            bearer: Option.fromNullable(headers.authorization).pipe(
+              Option.filter((h) => h.startsWith("Bearer ")),
+              Option.map((h) => h.slice("Bearer ".length))
+            ),
+            registrationToken: Option.fromNullable(headers["registration-token"]),
+            signer
+          })
         })
       )
       .handle("rotateToken", () => Effect.flatMap(CurrentAgent, (me) => registry.rotateToken(me.agent_id)))
+      .handle("rotateKey", ({ payload }) =>
+        Effect.flatMap(CurrentAgent, (me) => registry.rotateKey(me, payload.public_key))
+      )
       .handle("declareCapabilities", ({ payload }) =>
         Effect.flatMap(CurrentAgent, (me) => registry.declareCapabilities(me.agent_id, payload.capabilities))
       )

@@ -1,3 +1,4 @@
+import type { CurrentAgent } from "@agent-marketplace/domain/identity/Authentication"
 import type {
   AgentListing,
   Capability,
@@ -14,6 +15,7 @@ import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
 import { LivenessRepo } from "../heartbeat/LivenessRepo"
 import { Identity } from "../identity/Identity"
+import { isUsablePublicKey } from "../identity/Signatures"
 import { secretsEqual } from "../platform/SecureRandom"
 import { ServerConfig } from "../platform/ServerConfig"
 import { Store } from "../platform/Store"
@@ -21,9 +23,13 @@ import { agentToWire } from "../platform/Wire"
 import { Tasks } from "../tasks/Tasks"
 import { AgentRepo, type AgentRow } from "./AgentRepo"
 
+type CurrentAgentShape = Context.Tag.Service<typeof CurrentAgent>
+
 export interface RegisterCredentials {
   readonly bearer: Option.Option<string>
   readonly registrationToken: Option.Option<string>
+  /** The agent whose bound key signed the request (already verified), if it was signed. */
+  readonly signer: Option.Option<AgentId>
 }
 
 /** Identities, capabilities and the directory. */
@@ -33,13 +39,24 @@ export class Registry extends Context.Tag("Registry")<
     readonly register: (
       request: RegisterRequest,
       credentials: RegisterCredentials
-    ) => Effect.Effect<RegisterResponse, AuthenticationFailedError | PermissionDeniedError>
+    ) => Effect.Effect<
+      RegisterResponse,
+      AuthenticationFailedError | PermissionDeniedError | InputInvalidError
+    >
     readonly declareCapabilities: (
       caller: AgentId,
       capabilities: ReadonlyArray<Capability>
     ) => Effect.Effect<AgentListing, InputInvalidError>
     readonly deregister: (caller: AgentId) => Effect.Effect<{ readonly deregistered: boolean }>
-    readonly rotateToken: (caller: AgentId) => Effect.Effect<{ readonly token: string }>
+    /** Bearer agents (and key-bound ones with allow_bearer): a new token, every other revoked. */
+    readonly rotateToken: (
+      caller: AgentId
+    ) => Effect.Effect<{ readonly token: string }, PermissionDeniedError>
+    /** Binds a new public key; only a request signed by the current key may (403 otherwise). */
+    readonly rotateKey: (
+      caller: CurrentAgentShape,
+      publicKey: string
+    ) => Effect.Effect<AgentListing, InputInvalidError | PermissionDeniedError>
     readonly listing: (agentId: AgentId) => Effect.Effect<AgentListing, ReturnType<typeof notFound>>
   }
 >() {}
@@ -59,6 +76,13 @@ export const RegistryLive = Layer.effect(
       [config.registrationToken, config.adminToken].some(
         (secret) => Option.isSome(secret) && secretsEqual(presented.value, Redacted.value(secret.value))
       )
+
+    /** Whether the agent's bearer tokens work: no bound key, or `allow_bearer`. */
+    const bearerAllowed = (agent: AgentRow) => agent.public_key === null || agent.allow_bearer
+
+    /** A new token when bearer tokens work for the agent; none (null) for a key-only agent. */
+    const issueIfBearer = (agent: AgentRow) =>
+      bearerAllowed(agent) ? identity.issue(agent.agent_id) : Effect.succeed(null)
 
     const listing = (agentId: AgentId) =>
       Effect.flatMap(agents.getWithLiveness(agentId), (o) =>
@@ -84,6 +108,11 @@ export const RegistryLive = Layer.effect(
               endpoint: request.endpoint ?? null,
               metadata: request.metadata ?? {}
             }
+            if (request.public_key !== undefined && !isUsablePublicKey(request.public_key)) {
+              return yield* new InputInvalidError({
+                message: "public_key is not a usable Ed25519 public key"
+              })
+            }
             if (Option.isNone(existing)) {
               if (Option.isSome(config.registrationToken) && Option.isNone(presentedRegistration)) {
                 return yield* new AuthenticationFailedError({
@@ -97,11 +126,13 @@ export const RegistryLive = Layer.effect(
                 ...fields,
                 lifecycle: "registered",
                 capabilities: [],
+                public_key: request.public_key ?? null,
+                allow_bearer: request.allow_bearer ?? false,
                 created_at: now,
                 updated_at: now
               }
               yield* agents.put(row)
-              const token = yield* identity.issue(request.agent_id)
+              const token = yield* issueIfBearer(row)
               return {
                 agent_id: request.agent_id,
                 outcome: "registered" as const,
@@ -111,6 +142,15 @@ export const RegistryLive = Layer.effect(
             }
             const agent = existing.value
             let allowed = Option.isSome(presentedRegistration)
+            if (!allowed && Option.isSome(credentials.signer)) {
+              // A signature by the bound key proves the id, also after a deregistration.
+              if (credentials.signer.value !== agent.agent_id) {
+                return yield* new PermissionDeniedError({
+                  message: `the request is signed by agent ${credentials.signer.value}, not by ${agent.agent_id}`
+                })
+              }
+              allowed = true
+            }
             if (!allowed && Option.isSome(credentials.bearer) && agent.lifecycle === "registered") {
               const owner = yield* Effect.either(identity.authenticate(credentials.bearer.value))
               if (owner._tag === "Left") return yield* owner.left
@@ -121,18 +161,21 @@ export const RegistryLive = Layer.effect(
                 message:
                   agent.lifecycle === "deregistered"
                     ? `agent id ${agent.agent_id} was deregistered; only the operator (registration token) can register it again`
-                    : `agent id ${agent.agent_id} is registered to someone else; re-registering needs its current token or the registration token`
+                    : `agent id ${agent.agent_id} is registered to someone else; re-registering needs its current token, a signature by its key, or the registration token`
               })
             }
             const wasDeregistered = agent.lifecycle === "deregistered"
-            yield* agents.put({
+            const updated = yield* agents.put({
               ...agent,
               ...fields,
               lifecycle: agent.lifecycle === "deregistered" ? "registered" : agent.lifecycle,
+              // A new key replaces the bound one; without one the binding stays.
+              public_key: request.public_key ?? agent.public_key,
+              allow_bearer: request.allow_bearer ?? agent.allow_bearer,
               updated_at: now
             })
             yield* identity.revokeAll(agent.agent_id)
-            const token = yield* identity.issue(agent.agent_id)
+            const token = yield* issueIfBearer(updated)
             const lifecycle = wasDeregistered ? "registered" : agent.lifecycle
             return {
               agent_id: agent.agent_id,
@@ -176,10 +219,39 @@ export const RegistryLive = Layer.effect(
       rotateToken: (caller) =>
         store.transaction(
           Effect.gen(function* () {
+            const agent = Option.getOrThrow(yield* agents.get(caller))
+            if (!bearerAllowed(agent)) {
+              return yield* new PermissionDeniedError({
+                message: `agent ${caller} is key-bound without allow_bearer: it has no bearer tokens (use rotate-key)`
+              })
+            }
             yield* identity.revokeAll(caller)
             return { token: yield* identity.issue(caller) }
           })
-        )
+        ),
+      rotateKey: (caller, publicKey) =>
+        Effect.gen(function* () {
+          if (caller.credential !== "signature") {
+            return yield* new PermissionDeniedError({
+              message:
+                "rotate-key needs a request signed by the agent's current key (a bearer token cannot rotate it)"
+            })
+          }
+          if (!isUsablePublicKey(publicKey)) {
+            return yield* new InputInvalidError({ message: "public_key is not a usable Ed25519 public key" })
+          }
+          yield* store.transaction(
+            Effect.gen(function* () {
+              const agent = Option.getOrThrow(yield* agents.get(caller.agent_id))
+              yield* agents.put({
+                ...agent,
+                public_key: publicKey,
+                updated_at: yield* Clock.currentTimeMillis
+              })
+            })
+          )
+          return yield* Effect.orDie(listing(caller.agent_id))
+        })
     }
   })
 )

@@ -24,6 +24,8 @@ const agentRow = (id: string, overrides: Partial<AgentRow> = {}): AgentRow => ({
   metadata: {},
   lifecycle: "registered",
   capabilities: [],
+  public_key: null,
+  allow_bearer: false,
   created_at: 1_000,
   updated_at: 1_000,
   ...overrides
@@ -105,6 +107,8 @@ describe.each(storeCases)("AgentRepo contract ($name)", (storeCase) => {
           metadata: { region: "eu", "9": "digit key", team: "x" },
           lifecycle: "registered",
           capabilities: [translate, summarize],
+          public_key: null,
+          allow_bearer: false,
           created_at: 1_700_000_000_123,
           updated_at: 1_700_000_000_456
         })
@@ -139,6 +143,25 @@ describe.each(storeCases)("AgentRepo contract ($name)", (storeCase) => {
         const explicit = yield* repo.put(agentRow("gamma", { seq: 77 }))
         expect(explicit.seq).toBe(77)
         expect(Option.map(yield* repo.get(AgentId.make("gamma")), (a) => a.seq)).toEqual(Option.some(77))
+      })
+    )
+  )
+
+  it.effect("the bound public key and allow_bearer round-trip, and a put replaces them", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* AgentRepo
+        const key = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        const first = yield* repo.put(agentRow("keyed", { public_key: key, allow_bearer: true }))
+        expect(yield* repo.get(AgentId.make("keyed"))).toEqual(Option.some(first))
+        const listed = yield* repo.getWithLiveness(AgentId.make("keyed"))
+        expect(Option.map(listed, (l) => [l.agent.public_key, l.agent.allow_bearer])).toEqual(
+          Option.some([key, true])
+        )
+        yield* repo.put({ ...first, public_key: null, allow_bearer: false })
+        expect(
+          Option.map(yield* repo.get(AgentId.make("keyed")), (a) => [a.public_key, a.allow_bearer])
+        ).toEqual(Option.some([null, false]))
       })
     )
   )

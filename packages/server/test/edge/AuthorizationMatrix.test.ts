@@ -4,20 +4,24 @@
  * server on the memory store, with real objects in every path parameter.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import {
   callEndpoint,
   calls,
+  fillPath,
   type Fixture,
   type RawResponse,
   type ReflectedEndpoint,
   type Role,
   reflectedEndpoints,
+  send,
   setupFixture,
+  setupFixtureWith,
   snapshot,
   tokenOf
 } from "../support/Edge"
-import { withServer } from "../support/Harness"
+import { freshKey, withServer } from "../support/Harness"
+import { type KeyPair, type SignedInit, signRaw, toInit } from "../support/Keys"
 
 /** Denied: the domain answers 404 for objects the caller may not see, 403 when it sees but may not act. */
 interface Denied {
@@ -52,6 +56,8 @@ const matrix: Record<string, Row> = {
       }
     }
   },
+  // Bearer: refused to everyone (403). Signed: the stranger rotates its own key.
+  "agents.rotateKey": { own: { status: 403 } },
   "agents.declareCapabilities": { own: { status: 200, check: isStranger } },
   "agents.heartbeat": { own: { status: 200, check: isStranger } },
   "agents.deregister": { own: { status: 200, check: (body) => expect(body.deregistered).toBe(true) } },
@@ -167,9 +173,10 @@ describe("authorization matrix", () => {
             expect(yield* snapshot(f, { withStranger: false })).toEqual(beforeOwn)
           }
 
-          // The right token gets past authentication and authorization.
+          // The right token gets past authentication and authorization (rotate-key excepted: a
+          // bearer token never rotates a key, a 403 for everyone).
           const res = yield* callEndpoint(endpoint, call, f, tokenOf(f, call.as))
-          expect([401, 403]).not.toContain(res.status)
+          if (endpoint.key !== "agents.rotateKey") expect([401, 403]).not.toContain(res.status)
           expect({ status: res.status, tag: res.json?._tag }).toEqual({
             status: call.success.status,
             tag: call.success.tag
@@ -193,4 +200,100 @@ describe("authorization matrix", () => {
       })
     )
   )
+})
+
+/**
+ * The same matrix for key-bound agents (no tokens: every request RFC 9421-signed): every
+ * authenticated endpoint × {unsigned, the owner's rotated-away key, another agent's key under the
+ * owner's id, a deregistered agent's key, a signature of another request → 401 and no change;
+ * another agent's own signature → as for its token; the right signature → the call's success}.
+ */
+describe("authorization matrix, signed requests", () => {
+  /** The endpoint's valid call, signed as `keyid` with `key`; `swap` sends another request's signature. */
+  const callSigned = (
+    endpoint: ReflectedEndpoint,
+    f: Fixture,
+    keyid: string,
+    key: KeyPair,
+    options: { readonly swap?: boolean } = {}
+  ) =>
+    Effect.gen(function* () {
+      const call = calls[endpoint.key]!
+      const body = call.body?.(f)
+      const request = {
+        method: endpoint.method,
+        target: `${fillPath(endpoint.path, call.params?.(f) ?? {})}${call.query ?? ""}`,
+        headers: (endpoint.idempotent ? { "idempotency-key": freshKey() } : {}) as Record<string, string>,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+      }
+      let signed: SignedInit = yield* signRaw(request, keyid, key)
+      if (options.swap === true) {
+        const other = yield* signRaw({ method: "GET", target: "/agents/me" }, keyid, key)
+        signed = { ...signed, headers: { ...signed.headers, signature: other.headers.signature! } }
+      }
+      return yield* send(...toInit(signed))
+    })
+
+  for (const endpoint of authenticated) {
+    it.scoped(`${endpoint.key}: ${endpoint.method} ${endpoint.path} (signed)`, () =>
+      withServer(
+        Effect.gen(function* () {
+          const { r, call } = row(endpoint)
+          const as = call.as as Role
+          if (!["buyer", "executor", "reviewer"].includes(as)) {
+            throw new Error(`${endpoint.key} is authenticated but not called as an agent`)
+          }
+          const f = yield* setupFixtureWith("key")
+          if (call.prepare) yield* call.prepare(f)
+          const keysOf = (role: Role) => Option.getOrThrow(f[role].keys)
+          const owner = f[as]
+          const before = yield* snapshot(f, { withStranger: true })
+          const beforeOwn = yield* snapshot(f, { withStranger: false })
+
+          const refused = [
+            yield* callEndpoint(endpoint, call, f, undefined),
+            yield* callSigned(endpoint, f, owner.id, keysOf(as).rotated),
+            yield* callSigned(endpoint, f, owner.id, keysOf("stranger").current),
+            yield* callSigned(endpoint, f, "leaver", Option.getOrThrow(f.leaverKey)),
+            yield* callSigned(endpoint, f, owner.id, keysOf(as).current, { swap: true })
+          ]
+          for (const res of refused) expectError(res, 401, "AuthenticationFailedError")
+          expect(yield* snapshot(f, { withStranger: true })).toEqual(before)
+
+          // Another agent's own signature.
+          if ("denied" in r) {
+            for (const denied of r.denied) {
+              const res = yield* callSigned(endpoint, f, f[denied.as].id, keysOf(denied.as).current)
+              expectError(
+                res,
+                denied.status,
+                denied.status === 403 ? "PermissionDeniedError" : "ObjectNotFoundError"
+              )
+            }
+            expect(yield* snapshot(f, { withStranger: true })).toEqual(before)
+          } else {
+            const res = yield* callSigned(endpoint, f, f.stranger.id, keysOf("stranger").current)
+            // On its own account the stranger gets what the owner would (rotate-key, rotate-token).
+            if (call.signedSuccess !== undefined) {
+              expect(res.status).toBe(call.signedSuccess.status)
+            } else {
+              expect(res.status).toBe(r.own.status)
+              r.own.check?.(res.json, f)
+            }
+            expect(yield* snapshot(f, { withStranger: false })).toEqual(beforeOwn)
+          }
+
+          // The right signature gets past authentication (and, but for rotate-token of a key-only
+          // agent, authorization).
+          const res = yield* callSigned(endpoint, f, owner.id, keysOf(as).current)
+          const expected = call.signedSuccess ?? call.success
+          expect(res.status).not.toBe(401)
+          expect({ status: res.status, tag: res.json?._tag }).toEqual({
+            status: expected.status,
+            tag: expected.tag
+          })
+        })
+      )
+    )
+  }
 })

@@ -7,10 +7,11 @@ import { MarketplaceApi } from "@agent-marketplace/domain/Api"
 import { Authentication } from "@agent-marketplace/domain/identity/Authentication"
 import type { AgentId, AssignmentId } from "@agent-marketplace/domain/shared/Ids"
 import { HttpApi } from "@effect/platform"
-import { Effect, Option, SchemaAST } from "effect"
+import { Effect, FiberRef, Option, SchemaAST } from "effect"
 import { Settlement } from "../../src/settlement/Settlement"
 import { TaskRepo } from "../../src/tasks/TaskRepo"
 import { anonClient, clientFor, freshKey, idem, registerAgent, serverUrl } from "./Harness"
+import { generateKey, type KeyPair, registerKeyed, signedClientFor } from "./Keys"
 
 // ---------------------------------------------------------------------------------------------
 // Reflection
@@ -120,12 +121,33 @@ export const callEndpoint = (
 // ---------------------------------------------------------------------------------------------
 // Fixture
 
-/** A registered agent whose first token was rotated away (so `revoked` is a revoked credential). */
-const principal = (rawId: string) =>
+/** Whose credentials the fixture's agents hold: bearer tokens, or bound keys (and no token at all). */
+export type FixtureCredentials = "bearer" | "key"
+const fixtureCredentials = FiberRef.unsafeMake<FixtureCredentials>("bearer")
+
+/** A key-bound principal's current key and the key it rotated away from. */
+export interface PrincipalKeys {
+  readonly current: KeyPair
+  readonly rotated: KeyPair
+}
+
+/**
+ * A registered agent whose first credential was replaced: with tokens, `revoked` is its first token;
+ * with keys, `keys.rotated` is its first key (`token` and `revoked` are then empty: it has no token).
+ */
+const principal = (rawId: string, credentials: FixtureCredentials = "bearer") =>
   Effect.gen(function* () {
+    if (credentials === "key") {
+      const first = yield* registerKeyed(rawId)
+      const current = generateKey()
+      yield* first.client.agents.rotateKey({ payload: { public_key: current.publicKey } })
+      const keys: Option.Option<PrincipalKeys> = Option.some({ current, rotated: first.key })
+      return { id: first.id, token: "", revoked: "", keys, client: yield* signedClientFor(first.id, current) }
+    }
     const first = yield* registerAgent(rawId)
     const { token } = yield* first.client.agents.rotateToken()
-    return { id: first.id, token, revoked: first.token, client: yield* clientFor(token) }
+    const keys: Option.Option<PrincipalKeys> = Option.none()
+    return { id: first.id, token, revoked: first.token, keys, client: yield* clientFor(token) }
   })
 
 export type Principal = Effect.Effect.Success<ReturnType<typeof principal>>
@@ -139,11 +161,12 @@ const criteria = { format: "plain_text", body: "check the output" } as const
  * `stranger` is registered and sees none of it; `leaver` deregistered (its token is revoked).
  */
 export const setupFixture = Effect.gen(function* () {
-  const buyer = yield* principal("buyer")
-  const executor = yield* principal("executor")
-  const reviewer = yield* principal("reviewer")
-  const stranger = yield* principal("stranger")
-  const leaver = yield* registerAgent("leaver")
+  const credentials = yield* FiberRef.get(fixtureCredentials)
+  const buyer = yield* principal("buyer", credentials)
+  const executor = yield* principal("executor", credentials)
+  const reviewer = yield* principal("reviewer", credentials)
+  const stranger = yield* principal("stranger", credentials)
+  const leaver = credentials === "key" ? yield* registerKeyed("leaver") : yield* registerAgent("leaver")
   yield* leaver.client.agents.deregister()
 
   const task = yield* buyer.client.tasks.create({ headers: idem() })
@@ -198,7 +221,9 @@ export const setupFixture = Effect.gen(function* () {
     executor,
     reviewer,
     stranger,
-    leaverToken: leaver.token,
+    leaverToken: leaver.token ?? "",
+    /** The deregistered leaver's key (key-bound fixture). */
+    leaverKey: "key" in leaver ? Option.some(leaver.key) : Option.none<KeyPair>(),
     task,
     session,
     exec,
@@ -210,6 +235,10 @@ export const setupFixture = Effect.gen(function* () {
     review
   }
 })
+
+/** The fixture with key-bound agents (`"key"`: every request signed, no tokens) or bearer ones. */
+export const setupFixtureWith = (credentials: FixtureCredentials) =>
+  Effect.locally(setupFixture, fixtureCredentials, credentials)
 
 export type Fixture = Effect.Effect.Success<typeof setupFixture>
 export type Role = "buyer" | "executor" | "reviewer" | "stranger"
@@ -229,6 +258,8 @@ export interface EndpointCall {
   readonly prepare?: (f: Fixture) => Effect.Effect<unknown, unknown>
   /** The answer to the right credential: a status, and the error `_tag` when it is not a 2xx. */
   readonly success: { readonly status: number; readonly tag?: string }
+  /** The answer to the right signature (key-bound fixture), when it differs from `success`. */
+  readonly signedSuccess?: { readonly status: number; readonly tag?: string }
 }
 
 const ok = { status: 200 } as const
@@ -250,7 +281,19 @@ export const calls: Record<string, EndpointCall> = {
   "agents.register": { as: "anonymous", body: () => ({ agent_id: "newcomer", name: "new" }), success: ok },
   "agents.list": { as: "anonymous", success: ok },
   "agents.discover": { as: "anonymous", query: "?capability=summarize", success: ok },
-  "agents.rotateToken": { as: "buyer", success: ok },
+  // A key-bound agent without allow_bearer has no token to rotate.
+  "agents.rotateToken": {
+    as: "buyer",
+    success: ok,
+    signedSuccess: { status: 403, tag: "PermissionDeniedError" }
+  },
+  // Only a request signed by the current key rotates it: a bearer token is refused (403).
+  "agents.rotateKey": {
+    as: "buyer",
+    body: () => ({ public_key: generateKey().publicKey }),
+    success: { status: 403, tag: "PermissionDeniedError" },
+    signedSuccess: ok
+  },
   "agents.declareCapabilities": {
     as: "executor",
     body: () => ({ capabilities: [{ name: "summarize", max_concurrency: 2 }] }),

@@ -8,6 +8,7 @@ import tasks from "./0004_tasks"
 import reviews from "./0005_reviews"
 import ledger from "./0006_ledger"
 import relay from "./0007_relay"
+import identityKeys from "./0009_identity_keys"
 
 /**
  * Every migration, imported statically (the server is one bundle; nothing is read from disk). Ids only
@@ -20,7 +21,8 @@ export const migrations = {
   "0004_tasks": tasks,
   "0005_reviews": reviews,
   "0006_ledger": ledger,
-  "0007_relay": relay
+  "0007_relay": relay,
+  "0009_identity_keys": identityKeys
 } as const
 
 /**
