@@ -397,6 +397,18 @@ describe("handoff send", () => {
     expect(relay.requests.length).toBe(before)
   })
 
+  it("a file whose ciphertext exceeds the relay's limit is refused (exit 1) with a note on the overhead", async () => {
+    const small = await startFakeRelay({ maxBytes: 1000 })
+    const dir = tempDir("am-handoff-")
+    writeFileSync(join(dir, "f"), randomBytes(990))
+    const result = await runPromise(["handoff", "send", "--server", small.url, "--file", join(dir, "f")])
+    await small.close()
+    expect(result.code).toBe(1)
+    expect(result.error).toMatchObject({ _tag: "PayloadTooLargeError", limit_bytes: 1000 })
+    expect(result.stderr).toMatch(/encrypts to \d+ bytes .*more than the relay's 1000/)
+    expect(result.stdout).toBe("")
+  })
+
   it("a failed upload deletes its slot and prints no envelope", async () => {
     const dir = tempDir("am-handoff-")
     const file = join(dir, "output.bin")

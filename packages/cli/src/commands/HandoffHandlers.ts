@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto"
 import { RelayId } from "@agent-marketplace/domain/relay/Relay"
 import { FileSystem } from "@effect/platform"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as age from "age-encryption"
 import { Effect, Option, Ref, Schema, Stream } from "effect"
 import {
@@ -12,7 +13,7 @@ import {
   UsageError
 } from "../Errors"
 import { renderBody } from "../Format"
-import { Output } from "../Output"
+import { note, Output } from "../Output"
 import { createSlot, deleteSlot, downloadSlot, RelayTransferError, uploadSlot } from "../RelayClient"
 import { rootCommand } from "../Root"
 import { normalizeServer } from "../Settings"
@@ -107,7 +108,16 @@ export const send = (args: SendArgs) =>
 
     // 3. A slot of exactly that size, and the upload (a failed upload deletes its slot).
     const slot = yield* createSlot(settings.server, { size_bytes: sizeBytes, ...slotOptions(args) }).pipe(
-      Effect.tapError(() => cancel(ciphertext))
+      Effect.tapError((error) =>
+        Effect.zipRight(
+          cancel(ciphertext),
+          error._tag === "PayloadTooLargeError"
+            ? note(
+                `${args.file} encrypts to ${sizeBytes} bytes (age adds a header and 16 bytes per 64 KiB), more than the relay's ${error.limit_bytes}`
+              )
+            : Effect.void
+        )
+      )
     )
     const body = Stream.fromReadableStream({
       evaluate: () => ciphertext,
@@ -168,14 +178,41 @@ const readIdentityFile = (file: string) =>
     return keys
   })
 
+/** An envelope is a few hundred bytes; stdin is not read beyond this. */
+const ENVELOPE_MAX_BYTES = 64 * 1024
+
+/**
+ * All of stdin as text (the process's stdin stream: `/dev/stdin` cannot be opened when stdin is a
+ * socket, which is what Node's child_process gives a child for a pipe).
+ */
+const readStdin = Effect.suspend(() => {
+  let size = 0
+  return NodeStream.stdin.pipe(
+    Stream.tap((chunk) => {
+      size += chunk.length
+      return size > ENVELOPE_MAX_BYTES
+        ? Effect.fail(
+            new EnvelopeMalformedError({
+              path: "stdin",
+              message: `the envelope on stdin is larger than 64 KiB`
+            })
+          )
+        : Effect.void
+    }),
+    Stream.decodeText(),
+    Stream.mkString
+  )
+})
+
 /** Reads and checks the envelope from a file or, for `-`, from stdin. */
 const readEnvelope = (source: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const label = source === "-" ? "stdin" : source
-    const text = yield* fs
-      .readFileString(source === "-" ? "/dev/stdin" : source)
-      .pipe(Effect.mapError(ioError(label, "read")))
+    const text =
+      source === "-"
+        ? yield* readStdin
+        : yield* fs.readFileString(source).pipe(Effect.mapError(ioError(label, "read")))
     return yield* Schema.decodeUnknown(Schema.parseJson(Envelope))(text.trim()).pipe(
       Effect.mapError(
         (error) =>
