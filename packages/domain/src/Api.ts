@@ -1,4 +1,5 @@
 import { HttpApi, OpenApi } from "@effect/platform"
+import { AdminApi } from "./admin/AdminApi"
 import { IdempotencyInProgressError, IdempotencyKeyReusedError } from "./idempotency/IdempotencyErrors"
 import { AgentsApi } from "./registry/AgentsApi"
 import { ReviewsApi } from "./reviews/ReviewsApi"
@@ -24,6 +25,7 @@ export class MarketplaceApi extends HttpApi.make("agent-marketplace")
   .add(AssignmentsApi)
   .add(ReviewsApi)
   .add(SettlementApi)
+  .add(AdminApi)
   .addError(InputInvalidError)
   .addError(PayloadTooLargeError)
   .addError(PermissionDeniedError)

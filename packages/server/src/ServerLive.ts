@@ -1,6 +1,12 @@
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
 import { HttpApiBuilder, HttpApiSwagger, type HttpApp } from "@effect/platform"
 import { Effect, Layer } from "effect"
+import { AdminLive } from "./admin/Admin"
+import { AdminAuthenticationLive } from "./admin/AdminAuthenticationLive"
+import { AdminHttp } from "./admin/AdminHttp"
+import { AdminRepoMemory } from "./admin/AdminRepoMemory"
+import { AdmissionLive } from "./admin/Admission"
+import { InviteRepoMemory } from "./admin/InviteRepoMemory"
 import { HeartbeatLive, SweeperLive } from "./heartbeat/Heartbeat"
 import { LivenessRepoMemory } from "./heartbeat/LivenessRepoMemory"
 import { accessLog } from "./http/AccessLog"
@@ -44,7 +50,9 @@ export const StoreMemoryLive = Layer.mergeAll(
   LedgerRepoMemory,
   IdempotencyRepoMemory,
   RelayRepoMemory,
-  BlobStoreMemory
+  BlobStoreMemory,
+  InviteRepoMemory,
+  AdminRepoMemory
 ).pipe(Layer.provide(MemoryDb.layer))
 
 const IdempotencyLive = Layer.unwrapEffect(
@@ -52,7 +60,8 @@ const IdempotencyLive = Layer.unwrapEffect(
 )
 
 /** The domain services over whatever store layer is provided. */
-export const ServicesLive = Layer.mergeAll(RegistryLive, HeartbeatLive, ReviewsLive).pipe(
+export const ServicesLive = Layer.mergeAll(RegistryLive, HeartbeatLive, ReviewsLive, AdminLive).pipe(
+  Layer.provideMerge(AdmissionLive),
   Layer.provideMerge(TasksLive),
   Layer.provideMerge(SettlementLive),
   Layer.provideMerge(IdentityLive),
@@ -69,9 +78,11 @@ export const ApiLive = HttpApiBuilder.api(MarketplaceApi).pipe(
     AssignmentsHttp,
     ReviewsHttp,
     SettlementHttp,
-    SystemHttp
+    SystemHttp,
+    AdminHttp
   ]),
-  Layer.provide(AuthenticationLive)
+  Layer.provide(AuthenticationLive),
+  Layer.provide(AdminAuthenticationLive)
 )
 
 /** Serving: the JSON API, `/openapi.json`, `/docs`, and the request guard at the edge. */

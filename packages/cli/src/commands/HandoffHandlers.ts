@@ -106,7 +106,7 @@ export const send = (args: SendArgs) =>
     const ciphertext = yield* Effect.promise(() => encrypter.encrypt(readable))
     const sizeBytes = ciphertext.size(size)
 
-    // 3. A slot of exactly that size, and the upload (a failed upload deletes its slot).
+    // 3. A slot of exactly that size, and the upload.
     const slot = yield* createSlot(settings.server, { size_bytes: sizeBytes, ...slotOptions(args) }).pipe(
       Effect.tapError((error) =>
         Effect.zipRight(
@@ -126,7 +126,8 @@ export const send = (args: SendArgs) =>
     }).pipe(withProgress("uploading", sizeBytes, size))
     yield* uploadSlot(settings.server, slot.value.relay_id, slot.value.upload_token, body, sizeBytes).pipe(
       Effect.catchAll(preferLocalFailure(failure)),
-      Effect.tapError(() =>
+      // A failed or interrupted (Ctrl-C) upload deletes its slot, best effort.
+      Effect.onError(() =>
         deleteSlot(settings.server, slot.value.relay_id, slot.value.upload_token, { retry: false }).pipe(
           Effect.ignore
         )

@@ -1,11 +1,11 @@
-import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
 import { decodeRows, SqlInt } from "../platform/Sql"
 import { IdempotencyRepo, type IdempotencyRow } from "./IdempotencyRepo"
 
+/** `caller` is the scope as given (an agent id, or the operator's scope `@operator`). */
 const IdempotencySqlRow = Schema.Struct({
-  caller: AgentId,
+  caller: Schema.String,
   key: Schema.String,
   fingerprint: Schema.String,
   status: SqlInt,
@@ -35,7 +35,10 @@ export const IdempotencyRepoSql: Layer.Layer<IdempotencyRepo, never, SqlClient.S
         sql`SELECT caller, key, fingerprint, status, body, created_at FROM idempotency
             WHERE caller = ${caller} AND key = ${key}`.pipe(
           decodeRows(IdempotencySqlRow),
-          Effect.map((rows): Option.Option<IdempotencyRow> => Option.fromNullable(rows[0])),
+          Effect.map(
+            (rows): Option.Option<IdempotencyRow> =>
+              Option.map(Option.fromNullable(rows[0]), (row) => ({ ...row, caller }))
+          ),
           Effect.orDie
         ),
       insert: (row) =>

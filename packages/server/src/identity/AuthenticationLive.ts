@@ -1,6 +1,6 @@
 import { Authentication, type CurrentAgent } from "@agent-marketplace/domain/identity/Authentication"
 import { AuthenticationFailedError } from "@agent-marketplace/domain/shared/Errors"
-import { HttpServerRequest } from "@effect/platform"
+import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import type { Context } from "effect"
 import { Effect, Layer, Redacted } from "effect"
 import { Identity } from "./Identity"
@@ -10,7 +10,8 @@ type Caller = Context.Tag.Service<typeof CurrentAgent>
 
 /**
  * Authentication for every agent endpoint: the caller is derived from the credential only, a bearer
- * token or an RFC 9421 signature by the agent's bound key.
+ * token or an RFC 9421 signature by the agent's bound key. A `pending` agent (approval mode) is
+ * accepted only on its own `/agents/*` endpoints.
  *
  * The framework tries `bearer`, then `signature` when it fails. A signed request is judged by its
  * signature alone, so `bearer` steps aside for it; an unsigned request's answer is the bearer one,
@@ -21,10 +22,15 @@ export const AuthenticationLive = Layer.effect(
   Effect.gen(function* () {
     const identity = yield* Identity
     const signatures = yield* Signatures
+    const allowPending = Effect.map(HttpRouter.RouteContext, (route) => ({
+      allowPending: route.route.path.startsWith("/agents/")
+    }))
     const bearer = (
       token: string
-    ): Effect.Effect<Caller, AuthenticationFailedError> =>
-      identity.authenticate(token).pipe(Effect.map((agent_id) => ({ agent_id, credential: "bearer" })))
+    ): Effect.Effect<Caller, AuthenticationFailedError, HttpRouter.RouteContext> =>
+      Effect.flatMap(allowPending, (options) => identity.authenticate(token, options)).pipe(
+        Effect.map((agent_id) => ({ agent_id, credential: "bearer" }))
+      )
     return Authentication.of({
       bearer: (token) =>
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
@@ -35,7 +41,7 @@ export const AuthenticationLive = Layer.effect(
       signature: () =>
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
           isSigned(request.headers)
-            ? signatures.verify(request).pipe(
+            ? Effect.flatMap(allowPending, (options) => signatures.verify(request, options)).pipe(
                 Effect.map((agent_id): Caller => ({ agent_id, credential: "signature" }))
               )
             : bearer((request.headers.authorization ?? "").replace(/^Bearer /, ""))

@@ -11,8 +11,14 @@ export const TOKEN_PREFIX = "agent-token-"
 export class Identity extends Context.Tag("Identity")<
   Identity,
   {
-    /** The agent of a presented bearer token; never cached, so revocation is immediate. */
-    readonly authenticate: (token: string) => Effect.Effect<AgentId, AuthenticationFailedError>
+    /**
+     * The agent of a presented bearer token; never cached, so revocation is immediate. Only a
+     * `registered` agent's token is accepted, and a `pending` one's where `allowPending` says so.
+     */
+    readonly authenticate: (
+      token: string,
+      options?: { readonly allowPending?: boolean }
+    ) => Effect.Effect<AgentId, AuthenticationFailedError>
     /** Issues a new token for the agent (the caller revokes older ones when the rule says so). */
     readonly issue: (agentId: AgentId) => Effect.Effect<string>
     readonly revokeAll: (agentId: AgentId) => Effect.Effect<void>
@@ -27,7 +33,7 @@ export const IdentityLive = Layer.effect(
     const random = yield* SecureRandom
     const fail = (message: string) => Effect.fail(new AuthenticationFailedError({ message }))
     return {
-      authenticate: (token) =>
+      authenticate: (token, options) =>
         Effect.gen(function* () {
           if (token.length === 0)
             return yield* fail("missing credential: send Authorization: Bearer <agent token>")
@@ -36,8 +42,15 @@ export const IdentityLive = Layer.effect(
           const agentId = yield* tokens.findActive(sha256Hex(token))
           if (Option.isNone(agentId)) return yield* fail("invalid or revoked agent token")
           const agent = yield* agents.get(agentId.value)
-          if (Option.isNone(agent) || agent.value.lifecycle !== "registered") {
-            return yield* fail(`agent ${agentId.value} is not active`)
+          if (Option.isNone(agent)) return yield* fail(`agent ${agentId.value} is not active`)
+          const lifecycle = agent.value.lifecycle
+          if (lifecycle === "pending" && options?.allowPending !== true) {
+            return yield* fail(
+              `agent ${agentId.value} is pending operator approval: until then its token is accepted only on its own /agents/* endpoints (heartbeat, whoami, capabilities, rotate-token, deregister)`
+            )
+          }
+          if (lifecycle !== "registered" && lifecycle !== "pending") {
+            return yield* fail(`agent ${agentId.value} is not active (${lifecycle})`)
           }
           if (agent.value.public_key !== null && !agent.value.allow_bearer) {
             return yield* fail(

@@ -2,6 +2,9 @@ import { Config, ConfigError, Context, Effect, Either, Layer, Option, Redacted }
 
 export type StoreKind = "memory" | "sqlite" | "postgres"
 
+/** Who may register a new agent id (`AGENT_MARKETPLACE_REGISTRATION`, see design/admin.md). */
+export type RegistrationMode = "open" | "token" | "invite" | "approval"
+
 /** The relay's limits (relay-and-handoff.md), one environment variable each. */
 export interface RelayLimits {
   /** Largest slot, in bytes (`AGENT_MARKETPLACE_RELAY_MAX_BLOB_BYTES`, 50 MiB). */
@@ -44,6 +47,7 @@ export interface ServerConfigShape {
   readonly dataDir: string
   readonly registrationToken: Option.Option<Redacted.Redacted>
   readonly adminToken: Option.Option<Redacted.Redacted>
+  readonly registration: RegistrationMode
   readonly deposits: "open" | "admin"
   readonly idleTimeoutMs: number
   readonly busyTimeoutMs: number
@@ -121,6 +125,36 @@ const address = Effect.gen(function* () {
   return Option.isSome(port) ? { host: "0.0.0.0", port: port.value } : { host: "127.0.0.1", port: 8080 }
 })
 
+/**
+ * `AGENT_MARKETPLACE_REGISTRATION`: `token` when a registration token is set, else `open`. A mode whose
+ * secret is missing (token without a registration token; invite or approval without an admin token,
+ * so nobody could ever issue an invite or approve) is a configuration error.
+ */
+const registrationMode = (
+  registrationToken: Option.Option<Redacted.Redacted>,
+  adminToken: Option.Option<Redacted.Redacted>
+) =>
+  Effect.gen(function* () {
+    const name = "AGENT_MARKETPLACE_REGISTRATION"
+    const mode: RegistrationMode = yield* Config.literal(
+      "open",
+      "token",
+      "invite",
+      "approval"
+    )(name).pipe(Config.withDefault(Option.isSome(registrationToken) ? "token" : "open"))
+    if (mode === "token" && Option.isNone(registrationToken)) {
+      return yield* Effect.fail(
+        ConfigError.InvalidData([name], "token needs AGENT_MARKETPLACE_REGISTRATION_TOKEN to be set")
+      )
+    }
+    if ((mode === "invite" || mode === "approval") && Option.isNone(adminToken)) {
+      return yield* Effect.fail(
+        ConfigError.InvalidData([name], `${mode} needs AGENT_MARKETPLACE_ADMIN_TOKEN to be set`)
+      )
+    }
+    return mode
+  })
+
 export const serverConfig = Effect.gen(function* () {
   const { host, port } = yield* address
   const databaseUrl = yield* Config.option(
@@ -141,6 +175,12 @@ export const serverConfig = Effect.gen(function* () {
   const idleTimeoutMs = yield* positiveInt("AGENT_MARKETPLACE_HEARTBEAT_IDLE_TIMEOUT_MS", 45_000)
   const busyTimeoutMs = yield* positiveInt("AGENT_MARKETPLACE_HEARTBEAT_BUSY_TIMEOUT_MS", 15_000)
   const sweepIntervalMs = yield* positiveInt("AGENT_MARKETPLACE_SWEEP_INTERVAL_MS", 5_000)
+  const registrationToken = yield* Config.option(
+    Config.redacted("AGENT_MARKETPLACE_REGISTRATION_TOKEN")
+  ).pipe(Effect.map(Option.filter((t) => Redacted.value(t).length > 0)))
+  const adminToken = yield* Config.option(Config.redacted("AGENT_MARKETPLACE_ADMIN_TOKEN")).pipe(
+    Effect.map(Option.filter((t) => Redacted.value(t).length > 0))
+  )
   return {
     host,
     port,
@@ -149,12 +189,9 @@ export const serverConfig = Effect.gen(function* () {
     dataDir: yield* Config.string("AGENT_MARKETPLACE_DATA_DIR").pipe(
       Config.withDefault("./.agent-marketplace")
     ),
-    registrationToken: yield* Config.option(Config.redacted("AGENT_MARKETPLACE_REGISTRATION_TOKEN")).pipe(
-      Effect.map(Option.filter((t) => Redacted.value(t).length > 0))
-    ),
-    adminToken: yield* Config.option(Config.redacted("AGENT_MARKETPLACE_ADMIN_TOKEN")).pipe(
-      Effect.map(Option.filter((t) => Redacted.value(t).length > 0))
-    ),
+    registrationToken,
+    adminToken,
+    registration: yield* registrationMode(registrationToken, adminToken),
     deposits: yield* Config.literal(
       "open",
       "admin"
@@ -185,9 +222,10 @@ export class ServerConfig extends Context.Tag("ServerConfig")<ServerConfig, Serv
   /** Read from the environment (Effect `Config`); a bad value fails with a ConfigError naming the variable. */
   static readonly layer = Layer.effect(ServerConfig, serverConfig)
 
-  /** Defaults for tests, with overrides. */
+  /** Defaults for tests, with overrides (the registration mode defaults as in `layer`). */
   static readonly layerTest = (overrides: Partial<ServerConfigShape> = {}) =>
     Layer.succeed(ServerConfig, {
+      registration: Option.isSome(overrides.registrationToken ?? Option.none()) ? "token" : "open",
       host: "127.0.0.1",
       port: 0,
       store: "memory",

@@ -4,6 +4,8 @@ import { dirname, join } from "node:path"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, type Redacted } from "effect"
+import { AdminRepoSql } from "../admin/AdminRepoSql"
+import { InviteRepoSql } from "../admin/InviteRepoSql"
 import { LivenessRepoSql } from "../heartbeat/LivenessRepoSql"
 import { IdempotencyRepoSql } from "../idempotency/IdempotencyRepoSql"
 import { NonceRepoSql } from "../identity/NonceRepoSql"
@@ -29,7 +31,9 @@ export const StoreSqlLive = Layer.mergeAll(
   ReviewRepoSql,
   LedgerRepoSql,
   IdempotencyRepoSql,
-  RelayRepoSql
+  RelayRepoSql,
+  InviteRepoSql,
+  AdminRepoSql
 ).pipe(Layer.provide(MigrationsLive))
 
 /** The SQLite database file of the embedded default. */

@@ -49,6 +49,8 @@ export interface AgentRepoShape {
   readonly list: (options: {
     readonly aliveOnly: boolean
     readonly includeDeregistered: boolean
+    /** Only agents in this lifecycle (the operator's views). */
+    readonly lifecycle?: Lifecycle | undefined
     readonly after: Option.Option<AgentId>
     readonly limit: number
   }) => Effect.Effect<ReadonlyArray<AgentWithLiveness>>

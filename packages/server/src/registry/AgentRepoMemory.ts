@@ -26,7 +26,7 @@ export const AgentRepoMemory = Layer.effect(
         Effect.sync(() =>
           Option.map(Option.fromNullable(tables.agents.get(id)), (a) => withLiveness(tables, a))
         ),
-      list: ({ after, aliveOnly, includeDeregistered, limit }) =>
+      list: ({ after, aliveOnly, includeDeregistered, lifecycle, limit }) =>
         Effect.sync(() => {
           const afterSeq = Option.match(after, {
             onNone: () => 0,
@@ -35,6 +35,7 @@ export const AgentRepoMemory = Layer.effect(
           const rows = [...tables.agents.values()]
             .filter((a) => a.seq > afterSeq)
             .filter((a) => includeDeregistered || a.lifecycle !== "deregistered")
+            .filter((a) => lifecycle === undefined || a.lifecycle === lifecycle)
             .filter((a) => !aliveOnly || tables.liveness.get(a.agent_id)?.alive === true)
             .sort((a, b) => a.seq - b.seq)
             .slice(0, limit)

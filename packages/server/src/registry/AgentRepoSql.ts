@@ -202,12 +202,13 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
           Effect.orDie
         ),
 
-      list: ({ after, aliveOnly, includeDeregistered, limit }) => {
+      list: ({ after, aliveOnly, includeDeregistered, lifecycle, limit }) => {
         const conditions: Array<Fragment> = []
         // An unknown `after` id compares with NULL: an empty page, as in memory.
         if (Option.isSome(after))
           conditions.push(sql`a.seq > (SELECT p.seq FROM agents p WHERE p.agent_id = ${after.value})`)
         if (!includeDeregistered) conditions.push(sql`a.lifecycle <> 'deregistered'`)
+        if (lifecycle !== undefined) conditions.push(sql`a.lifecycle = ${lifecycle}`)
         if (aliveOnly) conditions.push(sql`l.alive`)
         const where = conditions.length > 0 ? sql.and(conditions) : sql.literal("1 = 1")
         return sql`${selectWithLiveness(where)} ORDER BY a.seq LIMIT ${limit}`.pipe(

@@ -13,6 +13,7 @@ import {
 } from "@agent-marketplace/domain/shared/Errors"
 import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { Clock, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Admission } from "../admin/Admission"
 import { LivenessRepo } from "../heartbeat/LivenessRepo"
 import { Identity } from "../identity/Identity"
 import { isUsablePublicKey } from "../identity/Signatures"
@@ -70,6 +71,7 @@ export const RegistryLive = Layer.effect(
     const tasks = yield* Tasks
     const store = yield* Store
     const config = yield* ServerConfig
+    const admission = yield* Admission
 
     const operatorSecret = (presented: Option.Option<string>) =>
       Option.isSome(presented) &&
@@ -114,17 +116,17 @@ export const RegistryLive = Layer.effect(
               })
             }
             if (Option.isNone(existing)) {
-              if (Option.isSome(config.registrationToken) && Option.isNone(presentedRegistration)) {
-                return yield* new AuthenticationFailedError({
-                  message:
-                    "this server requires a registration token for new agents (Registration-Token header)"
-                })
-              }
+              // The registration mode decides (token, invite consumed here, or pending approval).
+              const lifecycle = yield* admission.admitNew({
+                agentId: request.agent_id,
+                inviteCode: request.invite_code,
+                registrationToken: presentedRegistration
+              })
               const row: AgentRow = {
                 agent_id: request.agent_id,
                 seq: 0,
                 ...fields,
-                lifecycle: "registered",
+                lifecycle,
                 capabilities: [],
                 public_key: request.public_key ?? null,
                 allow_bearer: request.allow_bearer ?? false,
@@ -136,7 +138,7 @@ export const RegistryLive = Layer.effect(
               return {
                 agent_id: request.agent_id,
                 outcome: "registered" as const,
-                lifecycle: "registered" as const,
+                lifecycle,
                 token
               }
             }

@@ -106,6 +106,23 @@ export const TasksLive = Layer.effect(
         Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail(notFound(kind, id))
       )
 
+    /**
+     * Work goes to registered agents only: an unknown or deregistered id is bad input (400); a
+     * pending (awaiting approval) or suspended agent is a state that may change (409).
+     */
+    const requireRegistered = (agentId: AgentId) =>
+      Effect.gen(function* () {
+        const agent = yield* agents.get(agentId)
+        const lifecycle = Option.isSome(agent) ? agent.value.lifecycle : "unknown"
+        if (lifecycle === "registered") return
+        if (lifecycle === "pending" || lifecycle === "suspended") {
+          return yield* new StateConflictError({
+            message: `agent ${agentId} is ${lifecycle === "pending" ? "pending operator approval" : "suspended"}`
+          })
+        }
+        return yield* new InputInvalidError({ message: `agent ${agentId} is not a registered agent` })
+      })
+
     const statusConflict = (a: AssignmentRow, action: string, expected: AssignmentStatus) =>
       new StateConflictError({
         message: `cannot ${action} ${a.assignment_id}: it is ${a.status}, not ${expected}`
@@ -230,10 +247,7 @@ export const TasksLive = Layer.effect(
       addParticipant: (task, agentId) =>
         Effect.gen(function* () {
           yield* requireActive(task)
-          const agent = yield* agents.get(agentId)
-          if (Option.isNone(agent) || agent.value.lifecycle !== "registered") {
-            return yield* new InputInvalidError({ message: `agent ${agentId} is not a registered agent` })
-          }
+          yield* requireRegistered(agentId)
           if (task.active_participants.includes(agentId)) return task
           const updated: TaskRow = {
             ...task,
@@ -341,12 +355,7 @@ export const TasksLive = Layer.effect(
               })
             }
           }
-          const agent = yield* agents.get(request.agent_id)
-          if (Option.isNone(agent) || agent.value.lifecycle !== "registered") {
-            return yield* new InputInvalidError({
-              message: `agent ${request.agent_id} is not a registered agent`
-            })
-          }
+          yield* requireRegistered(request.agent_id)
           yield* requireActive(task)
           if (session.value.status !== "running") {
             return yield* new StateConflictError({ message: `session ${request.session_id} is closed` })

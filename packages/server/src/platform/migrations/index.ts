@@ -8,6 +8,7 @@ import tasks from "./0004_tasks"
 import reviews from "./0005_reviews"
 import ledger from "./0006_ledger"
 import relay from "./0007_relay"
+import admin from "./0008_admin"
 import identityKeys from "./0009_identity_keys"
 
 /**
@@ -22,6 +23,7 @@ export const migrations = {
   "0005_reviews": reviews,
   "0006_ledger": ledger,
   "0007_relay": relay,
+  "0008_admin": admin,
   "0009_identity_keys": identityKeys
 } as const
 
