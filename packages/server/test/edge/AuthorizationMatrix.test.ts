@@ -1,15 +1,17 @@
 /**
  * Every authenticated endpoint of `MarketplaceApi` (found by reflection) × {no credential, revoked
- * credentials, another agent's credential, the right credential}, over raw HTTP against the real
- * server on the memory store, with real objects in every path parameter.
+ * credentials, another agent's credential, the right credential}, and every admin endpoint × {no
+ * admin token, a wrong one, an agent's token, the right one}, over raw HTTP against the real server
+ * on the memory store, with real objects in every path parameter.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import {
   callEndpoint,
   calls,
-  fillPath,
+  edgeConfig,
   type Fixture,
+  fillPath,
   type RawResponse,
   type ReflectedEndpoint,
   type Role,
@@ -20,8 +22,11 @@ import {
   snapshot,
   tokenOf
 } from "../support/Edge"
-import { freshKey, withServer } from "../support/Harness"
+import { freshKey, type ServerServices, withServer as withServerOn } from "../support/Harness"
 import { type KeyPair, type SignedInit, signRaw, toInit } from "../support/Keys"
+
+/** The harness server with an admin token (`edgeConfig`), so the admin endpoints answer too. */
+const withServer = <A, E>(body: Effect.Effect<A, E, ServerServices>) => withServerOn(body, edgeConfig)
 
 /** Denied: the domain answers 404 for objects the caller may not see, 403 when it sees but may not act. */
 interface Denied {
@@ -101,6 +106,26 @@ const matrix: Record<string, Row> = {
   "settlement.ledger": { own: { status: 200, check: noItems } }
 }
 
+/**
+ * The operator's endpoints (`Admin-Token`), each × {no admin token, a wrong one, an agent's bearer
+ * token (also presented as the admin token), the right one}: the first three are a 401 that changes
+ * nothing, the last the call's success. No agent credential opens any of them.
+ */
+const adminEndpoints = [
+  "admin.createInvite",
+  "admin.approve",
+  "admin.suspend",
+  "admin.unsuspend",
+  "admin.deposit",
+  "admin.agents",
+  "admin.onlineAgents",
+  "admin.tasks",
+  "admin.task",
+  "admin.ledger",
+  "admin.audit",
+  "admin.agentLedger"
+]
+
 /** The endpoints that take no credential. */
 const openEndpoints = ["system.health", "system.ready", "agents.register", "agents.list", "agents.discover"]
 
@@ -128,10 +153,17 @@ describe("authorization matrix", () => {
     expect(authenticated.map((e) => e.key).sort()).toEqual(Object.keys(matrix).sort())
     expect(
       reflectedEndpoints
-        .filter((e) => !e.authenticated)
+        .filter((e) => !e.authenticated && !e.admin)
         .map((e) => e.key)
         .sort()
     ).toEqual([...openEndpoints].sort())
+    expect(
+      reflectedEndpoints
+        .filter((e) => e.admin)
+        .map((e) => e.key)
+        .sort()
+    ).toEqual([...adminEndpoints].sort())
+    expect(reflectedEndpoints.filter((e) => e.admin && e.authenticated)).toEqual([])
   })
 
   for (const endpoint of authenticated) {
@@ -139,8 +171,8 @@ describe("authorization matrix", () => {
       withServer(
         Effect.gen(function* () {
           const { r, call } = row(endpoint)
-          if (call.as === "anonymous")
-            throw new Error(`${endpoint.key} is authenticated but called anonymously`)
+          if (call.as === "anonymous" || call.as === "operator")
+            throw new Error(`${endpoint.key} is authenticated but not called as an agent`)
           const f = yield* setupFixture
           if (call.prepare) yield* call.prepare(f)
           const owner = f[call.as]
@@ -186,11 +218,50 @@ describe("authorization matrix", () => {
     )
   }
 
+  for (const endpoint of reflectedEndpoints.filter((e) => e.admin)) {
+    it.scoped(`${endpoint.key}: ${endpoint.method} ${endpoint.path} (operator)`, () =>
+      withServer(
+        Effect.gen(function* () {
+          const call = calls[endpoint.key]
+          if (call === undefined || call.as !== "operator") {
+            throw new Error(`${endpoint.key} has no operator call in test/support/Edge.ts`)
+          }
+          const f = yield* setupFixture
+          const before = yield* snapshot(f, { withStranger: true })
+          const refused = [
+            yield* callEndpoint(endpoint, call, f, undefined),
+            yield* callEndpoint(endpoint, call, f, "not-the-admin-token"),
+            yield* callEndpoint(endpoint, call, f, `${tokenOf(f, "operator")}x`),
+            // An agent's token, as the admin token and as a bearer token.
+            yield* callEndpoint(endpoint, call, f, f.buyer.token),
+            yield* send(`${fillPath(endpoint.path, call.params?.(f) ?? {})}${call.query ?? ""}`, {
+              method: endpoint.method,
+              headers: {
+                authorization: `Bearer ${f.buyer.token}`,
+                ...(endpoint.idempotent ? { "idempotency-key": "matrix-bearer" } : {}),
+                ...(call.body ? { "content-type": "application/json" } : {})
+              },
+              body: call.body ? JSON.stringify(call.body(f)) : undefined
+            })
+          ]
+          for (const res of refused) expectError(res, 401, "AuthenticationFailedError")
+          expect(yield* snapshot(f, { withStranger: true })).toEqual(before)
+
+          const res = yield* callEndpoint(endpoint, call, f, tokenOf(f, "operator"))
+          expect({ status: res.status, tag: res.json?._tag }).toEqual({
+            status: call.success.status,
+            tag: call.success.tag
+          })
+        })
+      )
+    )
+  }
+
   it.scoped("the open endpoints answer without a credential", () =>
     withServer(
       Effect.gen(function* () {
         const f = yield* setupFixture
-        for (const endpoint of reflectedEndpoints.filter((e) => !e.authenticated)) {
+        for (const endpoint of reflectedEndpoints.filter((e) => !e.authenticated && !e.admin)) {
           const res = yield* callEndpoint(endpoint, calls[endpoint.key]!, f, undefined)
           expect({ endpoint: endpoint.key, status: res.status }).toEqual({
             endpoint: endpoint.key,

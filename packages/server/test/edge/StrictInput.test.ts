@@ -14,6 +14,7 @@ import {
   callEndpoint,
   calls,
   type EndpointCall,
+  edgeConfig,
   type Fixture,
   fillPath,
   jsonHeaders,
@@ -25,7 +26,10 @@ import {
   snapshot,
   tokenOf
 } from "../support/Edge"
-import { serverUrl, withServer } from "../support/Harness"
+import { type ServerServices, serverUrl, withServer as withServerOn } from "../support/Harness"
+
+/** The harness server with an admin token (`edgeConfig`), so the admin endpoints answer too. */
+const withServer = <A, E>(body: Effect.Effect<A, E, ServerServices>) => withServerOn(body, edgeConfig)
 
 const LIMIT = 64 * 1024
 const CONTENT_FIELDS = ["manifest_uri", "content_hash", "file_name", "prompt"] as const

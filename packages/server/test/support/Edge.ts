@@ -4,12 +4,14 @@
  * harness server, and a snapshot of the observable state.
  */
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
+import { AdminAuthentication } from "@agent-marketplace/domain/admin/AdminAuthentication"
 import { Authentication } from "@agent-marketplace/domain/identity/Authentication"
 import type { AgentId, AssignmentId } from "@agent-marketplace/domain/shared/Ids"
 import { HttpApi } from "@effect/platform"
-import { Effect, FiberRef, Option, SchemaAST } from "effect"
+import { Effect, FiberRef, Option, Redacted, SchemaAST } from "effect"
 import { Settlement } from "../../src/settlement/Settlement"
 import { TaskRepo } from "../../src/tasks/TaskRepo"
+import { ADMIN_TOKEN } from "./Admin"
 import { anonClient, clientFor, freshKey, idem, registerAgent, serverUrl } from "./Harness"
 import { generateKey, type KeyPair, registerKeyed, signedClientFor } from "./Keys"
 
@@ -23,6 +25,8 @@ export interface ReflectedEndpoint {
   /** The path with `:param` placeholders. */
   readonly path: string
   readonly authenticated: boolean
+  /** Behind `AdminAuthentication` (the operator's `Admin-Token`). */
+  readonly admin: boolean
   readonly hasPayload: boolean
   /** Whether the endpoint's headers schema requires an `Idempotency-Key`. */
   readonly idempotent: boolean
@@ -47,6 +51,7 @@ export const reflectedEndpoints: ReadonlyArray<ReflectedEndpoint> = (() => {
         method: endpoint.method,
         path: endpoint.path,
         authenticated: (middleware as ReadonlySet<unknown>).has(Authentication),
+        admin: (middleware as ReadonlySet<unknown>).has(AdminAuthentication),
         hasPayload: payloads.size > 0,
         idempotent: propertyNames(endpoint.headersSchema).includes("idempotency-key"),
         urlParams: propertyNames(endpoint.urlParamsSchema)
@@ -93,10 +98,16 @@ export const send = (path: string, init: RequestInit) =>
     })
   )
 
-/** Headers of a JSON request: bearer token if any, a fresh Idempotency-Key if the endpoint needs one. */
+/**
+ * Headers of a JSON request: the credential if any (bearer token, or `Admin-Token` on the admin
+ * endpoints), a fresh Idempotency-Key if the endpoint needs one.
+ */
 export const jsonHeaders = (endpoint: ReflectedEndpoint, token: string | undefined) => {
   const headers: Record<string, string> = {}
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
+  if (token !== undefined) {
+    if (endpoint.admin) headers["admin-token"] = token
+    else headers.authorization = `Bearer ${token}`
+  }
   if (endpoint.idempotent) headers["idempotency-key"] = freshKey()
   return headers
 }
@@ -247,8 +258,8 @@ export type Role = "buyer" | "executor" | "reviewer" | "stranger"
 // One valid call per endpoint
 
 export interface EndpointCall {
-  /** Whose credential is the right one; `anonymous` for open endpoints. */
-  readonly as: Exclude<Role, "stranger"> | "anonymous"
+  /** Whose credential is the right one; `anonymous` for open endpoints, `operator` for admin ones. */
+  readonly as: Exclude<Role, "stranger"> | "anonymous" | "operator"
   readonly params?: (f: Fixture) => Record<string, string>
   /** A query string, with its `?`. */
   readonly query?: string
@@ -426,10 +437,28 @@ export const calls: Record<string, EndpointCall> = {
   },
   "settlement.balance": { as: "buyer", success: ok },
   "settlement.holds": { as: "buyer", success: ok },
-  "settlement.ledger": { as: "buyer", success: ok }
+  "settlement.ledger": { as: "buyer", success: ok },
+  // The operator (the fixture's server has an admin token, see `edgeConfig`).
+  "admin.createInvite": { as: "operator", body: () => ({ expires_in_secs: 600 }), success: created },
+  // Approving and unsuspending a registered agent answer it as it is.
+  "admin.approve": { as: "operator", params: (f) => ({ agent_id: f.executor.id }), success: ok },
+  "admin.suspend": { as: "operator", params: (f) => ({ agent_id: f.executor.id }), success: ok },
+  "admin.unsuspend": { as: "operator", params: (f) => ({ agent_id: f.executor.id }), success: ok },
+  "admin.deposit": { as: "operator", body: (f) => ({ agent_id: f.stranger.id, amount: 5 }), success: ok },
+  "admin.agents": { as: "operator", success: ok },
+  "admin.onlineAgents": { as: "operator", success: ok },
+  "admin.tasks": { as: "operator", success: ok },
+  "admin.task": { as: "operator", params: (f) => ({ task_id: f.task.task_id }), success: ok },
+  "admin.ledger": { as: "operator", success: ok },
+  "admin.audit": { as: "operator", success: ok },
+  "admin.agentLedger": { as: "operator", params: (f) => ({ agent_id: f.buyer.id }), success: ok }
 }
 
-export const tokenOf = (f: Fixture, as: EndpointCall["as"]) => (as === "anonymous" ? undefined : f[as].token)
+/** The edge suites' server: the defaults plus an admin token, so the admin endpoints can be called. */
+export const edgeConfig = { adminToken: Option.some(Redacted.make(ADMIN_TOKEN)) }
+
+export const tokenOf = (f: Fixture, as: EndpointCall["as"]) =>
+  as === "anonymous" ? undefined : as === "operator" ? ADMIN_TOKEN : f[as].token
 
 // ---------------------------------------------------------------------------------------------
 // Snapshot of the observable state
