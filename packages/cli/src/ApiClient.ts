@@ -1,4 +1,5 @@
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
+import { type RequestSigner, signingClient } from "@agent-marketplace/domain/identity/SignedClient"
 import {
   type HttpApi,
   HttpApiClient,
@@ -28,6 +29,11 @@ export interface ClientOptions {
   readonly server: string
   /** Sent as `Authorization: Bearer …` on every request when present. */
   readonly token: Option.Option<string>
+  /**
+   * A key-bound agent's signer: every request is signed right before each attempt is sent (so a
+   * retry carries a fresh `created` and nonce), over the exact bytes sent.
+   */
+  readonly signer?: Option.Option<RequestSigner> | undefined
   /** Retry network failures, 5xx and 409 IdempotencyInProgressError (default true). */
   readonly retry?: boolean
   /** The idempotency key of this invocation, reported when the outcome is unknown. */
@@ -179,7 +185,11 @@ export const makeClient = (options: ClientOptions) =>
           onNone: () => withTracing,
           onSome: (token) => HttpClient.mapRequest(withTracing, HttpClientRequest.bearerToken(token))
         })
-        return transport(authed)
+        const signed = Option.match(options.signer ?? Option.none(), {
+          onNone: () => authed,
+          onSome: (signer) => signingClient(authed, signer)
+        })
+        return transport(signed)
       }
     })
 

@@ -33,6 +33,7 @@ export const subcommands = [
   Identity.whoami,
   daemon,
   Identity.rotateToken,
+  Identity.rotateKey,
   Identity.deregister,
   // market
   Market.listAgents,

@@ -2,11 +2,17 @@ import { FileSystem, Path } from "@effect/platform"
 import { Context, Effect, Layer, Option, ParseResult, Random, Schema } from "effect"
 import { CredentialsMalformedError, LocalIoError } from "./Errors"
 
-/** The credentials file: `{server, agent_id, token}` (key material joins it with `register --key`). */
+/**
+ * The credentials file: `{server, agent_id, token}`; a key-bound agent (`register --key`) also keeps
+ * its Ed25519 key pair there (`public_key`, `private_key`: raw bytes, unpadded base64url), and its
+ * `token` is null unless it registered with `--allow-bearer`.
+ */
 export const CredentialsFile = Schema.Struct({
   server: Schema.String,
   agent_id: Schema.String,
-  token: Schema.NullOr(Schema.String)
+  token: Schema.NullOr(Schema.String),
+  public_key: Schema.optional(Schema.String),
+  private_key: Schema.optional(Schema.String)
 })
 export type CredentialsFile = typeof CredentialsFile.Type
 

@@ -2,6 +2,7 @@ import { homedir } from "node:os"
 import { Config, Effect, Option } from "effect"
 import { Credentials, type CredentialsFile } from "./Credentials"
 import { CredentialsMissingError } from "./Errors"
+import type { KeyMaterial } from "./Signing"
 import type { OutputFormat } from "./Format"
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -36,6 +37,11 @@ export interface Settings {
   readonly tokenSource: Option.Option<Source>
   readonly agentId: Option.Option<string>
   readonly agentIdSource: Option.Option<Source>
+  /**
+   * A key-bound agent's key from the credentials file (same server, same agent id, no token given
+   * by flag or environment): its requests are signed instead of carrying a token.
+   */
+  readonly signingKey: Option.Option<{ readonly agentId: string; readonly key: KeyMaterial }>
   readonly registrationToken: Option.Option<string>
   readonly credentialsPath: string
   readonly credentialsPathIsDefault: boolean
@@ -106,11 +112,24 @@ export const resolveSettings = (
     env.agentId,
     Option.map(usable, (f) => f.agent_id)
   )
+  // The file's key signs only for the file's own agent, and only when no token was given explicitly.
+  const signingKey =
+    Option.isSome(tokenSource) && tokenSource.value !== "credentials"
+      ? Option.none()
+      : Option.flatMap(usable, (f) =>
+          f.public_key !== undefined && f.private_key !== undefined && Option.contains(agentId, f.agent_id)
+            ? Option.some({
+                agentId: f.agent_id,
+                key: { public_key: f.public_key, private_key: f.private_key }
+              })
+            : Option.none()
+        )
   return {
     server: resolvedServer,
     serverSource: Option.getOrElse(serverSource, () => "default" as const),
     token,
     tokenSource,
+    signingKey,
     agentId,
     agentIdSource,
     registrationToken: Option.orElse(flags.registrationToken, () => env.registrationToken),
@@ -136,6 +155,21 @@ export const loadSettings = (flags: GlobalFlags) =>
     const file = complete ? Option.none<CredentialsFile>() : yield* credentials.read(credentialsPath)
     return resolveSettings(flags, env, file, credentialsPath, Option.isNone(explicitPath))
   })
+
+/** How an authenticated request proves its agent: a bearer token or a signature by its key. */
+export type Credential =
+  | { readonly _tag: "bearer"; readonly token: string }
+  | { readonly _tag: "key"; readonly agentId: string; readonly key: KeyMaterial }
+
+/**
+ * The credential of an authenticated command: a token given by flag or environment; else the
+ * credentials file's key (key-bound agents sign every request); else its token; else an error that
+ * says where it was looked for.
+ */
+export const requireCredential = (settings: Settings): Effect.Effect<Credential, CredentialsMissingError> =>
+  Option.isSome(settings.signingKey)
+    ? Effect.succeed({ _tag: "key", ...settings.signingKey.value })
+    : Effect.map(requireToken(settings), (token) => ({ _tag: "bearer", token }))
 
 /** The token, or an error that says where it was looked for. */
 export const requireToken = (settings: Settings) =>

@@ -1,13 +1,15 @@
 import { Command, HelpDoc, Options } from "@effect/cli"
 import type { HttpClientResponse } from "@effect/platform"
 import { type Duration, Effect, Option, type Schema } from "effect"
+import type { RequestSigner } from "@agent-marketplace/domain/identity/SignedClient"
 import { type MarketplaceClient, makeClient } from "../ApiClient"
 import { UsageError } from "../Errors"
 import { renderBody } from "../Format"
 import { KeyGenerator } from "../KeyGenerator"
 import { note, Output } from "../Output"
 import { rootCommand } from "../Root"
-import { loadSettings, requireToken, type Settings } from "../Settings"
+import { loadSettings, requireCredential, type Settings } from "../Settings"
+import { signerFor } from "../Signing"
 
 /** `--help` text: what the command does, then an example command line. */
 export const help = (
@@ -83,6 +85,8 @@ export interface Session {
  */
 export const open = (options: {
   readonly auth: boolean
+  /** Sign as this agent although the endpoint needs no credential (re-registering a key-bound id). */
+  readonly signAs?: Option.Option<RequestSigner>
   readonly retry?: boolean
   readonly mutation?: boolean
   readonly idempotencyKey?: Option.Option<string>
@@ -96,7 +100,17 @@ export const open = (options: {
         `ignoring the credentials in ${settings.credentialsPath}: they belong to another server than ${settings.server}`
       )
     }
-    const token = options.auth ? Option.some(yield* requireToken(settings)) : Option.none<string>()
+    const credential = options.auth ? Option.some(yield* requireCredential(settings)) : Option.none()
+    const token = Option.flatMap(credential, (c) =>
+      c._tag === "bearer" ? Option.some(c.token) : Option.none()
+    )
+    // A key-bound agent signs; `signAs` lets an unauthenticated call (register) sign too.
+    const signer = Option.orElse(
+      Option.flatMap(credential, (c) =>
+        c._tag === "key" ? Option.some(signerFor(c.agentId, c.key)) : Option.none()
+      ),
+      () => options.signAs ?? Option.none()
+    )
     const key =
       options.mutation === true
         ? yield* Option.match(options.idempotencyKey ?? Option.none(), {
@@ -107,6 +121,7 @@ export const open = (options: {
     const { call, client } = yield* makeClient({
       server: settings.server,
       token,
+      signer,
       retry: options.retry ?? true,
       idempotencyKey: key,
       attemptTimeout: options.attemptTimeout

@@ -2,10 +2,11 @@ import { CapabilityName } from "@agent-marketplace/domain/registry/Agent"
 import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option, Schema } from "effect"
-import { Credentials } from "../Credentials"
+import { Credentials, type CredentialsFile } from "../Credentials"
 import { note } from "../Output"
 import { rootCommand } from "../Root"
 import { loadSettings, type Settings } from "../Settings"
+import { generateKeyMaterial, type KeyMaterial, signerFor } from "../Signing"
 import { help, open, printBody, queryCommand, splitList, usage } from "./Common"
 
 /** Options `register` declares itself, so argv hoisting leaves them with it (`register --agent-id`). */
@@ -22,15 +23,33 @@ const parseMetadata = (entries: ReadonlyArray<string>) =>
     return metadata
   })
 
-/** Saves `{server, agent_id, token}` where this invocation reads credentials from. */
-const saveCredentials = (settings: Settings, agentId: string, token: string) =>
+/**
+ * Saves `{server, agent_id, token}` (and a key-bound agent's key pair) where this invocation reads
+ * credentials from.
+ */
+const saveCredentials = (
+  settings: Settings,
+  agentId: string,
+  token: string | null,
+  key: Option.Option<KeyMaterial> = Option.none()
+) =>
   Effect.flatMap(Credentials, (credentials) =>
     credentials.write(
       settings.credentialsPath,
-      { server: settings.server, agent_id: agentId, token },
+      { server: settings.server, agent_id: agentId, token, ...Option.getOrUndefined(key) },
       { ownDirectory: settings.credentialsPathIsDefault }
     )
   )
+
+/** The key pair a credentials file holds, if any. */
+const fileKeyMaterial = (file: CredentialsFile): Option.Option<KeyMaterial> =>
+  file.public_key !== undefined && file.private_key !== undefined
+    ? Option.some({ public_key: file.public_key, private_key: file.private_key })
+    : Option.none()
+
+/** The key pair the credentials file holds for `agentId` on this server, if any. */
+const fileKeyOf = (settings: Settings, agentId: string) =>
+  Option.filter(settings.signingKey, (k) => k.agentId === agentId)
 
 export const register = Command.make(
   "register",
@@ -54,6 +73,16 @@ export const register = Command.make(
     inviteCode: Options.text("invite-code").pipe(
       Options.withDescription("Single-use invite code, when the server registers by invitation"),
       Options.optional
+    ),
+    key: Options.boolean("key").pipe(
+      Options.withDescription(
+        "Bind a new Ed25519 key pair (private key kept in the credentials file, 0600): every request is then signed and no bearer token is issued or stored"
+      )
+    ),
+    allowBearer: Options.boolean("allow-bearer").pipe(
+      Options.withDescription(
+        "With --key: keep a bearer token working as well (stored in the credentials file)"
+      )
     )
   },
   (args) =>
@@ -72,14 +101,27 @@ export const register = Command.make(
         )
       )
       const metadata = yield* parseMetadata(args.metadata)
+      if (args.allowBearer && !args.key && Option.isNone(fileKeyOf(settings, agentId))) {
+        return yield* usage("--allow-bearer only applies to a key-bound agent: add --key")
+      }
+      // Re-registering a key-bound id: signed by its current key (unless the operator's registration
+      // token is the proof, so a lost or stale key never blocks recovery).
+      const fileKey = fileKeyOf(settings, agentId)
+      const signAs = Option.isSome(settings.registrationToken)
+        ? Option.none()
+        : Option.map(fileKey, (k) => signerFor(k.agentId, k.key))
+      const generated = args.key ? Option.some(yield* generateKeyMaterial) : Option.none<KeyMaterial>()
       // Re-registering with our own current token is allowed; never send one that belongs to another id.
-      const ownToken = Option.filter(settings.token, () =>
-        Option.match(settings.tokenSource, {
-          onNone: () => false,
-          onSome: (source) => source !== "credentials" || Option.contains(settings.agentId, agentId)
-        })
+      const ownToken = Option.filter(
+        settings.token,
+        () =>
+          Option.isNone(signAs) &&
+          Option.match(settings.tokenSource, {
+            onNone: () => false,
+            onSome: (source) => source !== "credentials" || Option.contains(settings.agentId, agentId)
+          })
       )
-      const session = yield* open({ auth: false })
+      const session = yield* open({ auth: false, signAs })
       const body = yield* session.call((client) =>
         client.agents.register({
           headers: {
@@ -91,23 +133,32 @@ export const register = Command.make(
             name: Option.getOrUndefined(args.name),
             endpoint: Option.getOrUndefined(args.endpoint),
             metadata: args.metadata.length > 0 ? metadata : undefined,
-            invite_code: Option.getOrUndefined(args.inviteCode)
+            invite_code: Option.getOrUndefined(args.inviteCode),
+            public_key: Option.getOrUndefined(Option.map(generated, (k) => k.public_key)),
+            allow_bearer: args.allowBearer ? true : undefined
           },
           withResponse: true
         })
       )
       yield* printBody(settings, body)
       const token = (JSON.parse(body) as { token: string | null }).token
-      if (token !== null) {
-        yield* saveCredentials(settings, agentId, token)
-        yield* note(`credentials for ${agentId} saved to ${settings.credentialsPath}`)
+      // The server keeps a bound key unless a new one was sent.
+      const key = Option.orElse(generated, () => Option.map(fileKey, (k) => k.key))
+      if (token !== null || Option.isSome(key)) {
+        yield* saveCredentials(settings, agentId, token, key)
+        yield* note(
+          `credentials for ${agentId} saved to ${settings.credentialsPath}${Option.isSome(key) ? " (key-bound: requests are signed)" : ""}`
+        )
       }
     })
 ).pipe(
   Command.withDescription(
     help(
-      "Register (or re-register) this agent's identity and save {server, agent_id, token} to the credentials file (mode 0600). Reuse the same --agent-id on every run: re-registering keeps capabilities and issues a new token. A new id needs --registration-token when the server has one.",
-      'agent-marketplace --server http://127.0.0.1:8080 --registration-token replace-with-secret register --agent-id codex-user-workspace --name "Codex Workspace Agent"'
+      "Register (or re-register) this agent's identity and save {server, agent_id, token} to the credentials file (mode 0600). Reuse the same --agent-id on every run: re-registering keeps capabilities and issues a new token. A new id needs --registration-token when the server has one. With --key the agent owns its identity with an Ed25519 key pair instead of a token: the private key stays in the credentials file, every request is signed (RFC 9421), and re-registering needs that key (or the registration token).",
+      [
+        'agent-marketplace --server http://127.0.0.1:8080 --registration-token replace-with-secret register --agent-id codex-user-workspace --name "Codex Workspace Agent"',
+        "agent-marketplace --server http://127.0.0.1:8080 register --agent-id codex-user-workspace --key"
+      ]
     )
   )
 )
@@ -195,7 +246,7 @@ export const rotateToken = Command.make("rotate-token", {}, () =>
     const file = settings.credentials
     if (Option.isSome(file) && Option.contains(settings.token, file.value.token ?? "")) {
       const token = (JSON.parse(body) as { token: string }).token
-      yield* saveCredentials(settings, file.value.agent_id, token)
+      yield* saveCredentials(settings, file.value.agent_id, token, fileKeyMaterial(file.value))
       yield* note(`new token saved to ${settings.credentialsPath}`)
     }
   })
@@ -204,6 +255,35 @@ export const rotateToken = Command.make("rotate-token", {}, () =>
     help(
       "Issue a new token and revoke every other token of this agent; the credentials file is updated when it held the old one.",
       "agent-marketplace rotate-token"
+    )
+  )
+)
+
+export const rotateKey = Command.make("rotate-key", {}, () =>
+  Effect.gen(function* () {
+    // Not retried: a repeat after a lost answer would be signed by the key the first request replaced.
+    const session = yield* open({ auth: true, retry: false })
+    const settings = session.settings
+    const current = settings.signingKey
+    if (Option.isNone(current)) {
+      return yield* usage(
+        `rotate-key needs a key-bound agent: the credentials file ${settings.credentialsPath} holds no key for it (register --key)`
+      )
+    }
+    const next = yield* generateKeyMaterial
+    const body = yield* session.call((client) =>
+      client.agents.rotateKey({ payload: { public_key: next.public_key }, withResponse: true })
+    )
+    yield* printBody(settings, body)
+    const token = Option.flatMap(settings.credentials, (f) => Option.fromNullable(f.token))
+    yield* saveCredentials(settings, current.value.agentId, Option.getOrNull(token), Option.some(next))
+    yield* note(`new key saved to ${settings.credentialsPath}; the old key no longer works`)
+  })
+).pipe(
+  Command.withDescription(
+    help(
+      "Rotate a key-bound agent's Ed25519 key (POST /agents/rotate-key, signed by the current key): a new key pair replaces the old one in the credentials file, and the old key stops working at once.",
+      "agent-marketplace rotate-key"
     )
   )
 )
@@ -218,7 +298,11 @@ export const deregister = Command.make("deregister", {}, () =>
     const file = yield* credentials
       .read(settings.credentialsPath)
       .pipe(Effect.orElseSucceed(() => Option.none()))
-    if (Option.isSome(file) && Option.contains(settings.token, file.value.token ?? "")) {
+    // Deleted when it held the credential just used (its token, or its key: a key-bound agent signs).
+    if (
+      Option.isSome(file) &&
+      (Option.isSome(settings.signingKey) || Option.contains(settings.token, file.value.token ?? ""))
+    ) {
       yield* credentials.remove(settings.credentialsPath)
       yield* note(`deleted ${settings.credentialsPath}`)
     }
