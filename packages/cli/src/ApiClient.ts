@@ -29,6 +29,8 @@ export interface ClientOptions {
   readonly server: string
   /** Sent as `Authorization: Bearer …` on every request when present. */
   readonly token: Option.Option<string>
+  /** Sent as `Admin-Token: …` on every request when present (the admin commands). */
+  readonly adminToken?: Option.Option<string> | undefined
   /**
    * A key-bound agent's signer: every request is signed right before each attempt is sent (so a
    * retry carries a fresh `created` and nonce), over the exact bytes sent.
@@ -185,9 +187,13 @@ export const makeClient = (options: ClientOptions) =>
           onNone: () => withTracing,
           onSome: (token) => HttpClient.mapRequest(withTracing, HttpClientRequest.bearerToken(token))
         })
-        const signed = Option.match(options.signer ?? Option.none(), {
+        const operator = Option.match(options.adminToken ?? Option.none(), {
           onNone: () => authed,
-          onSome: (signer) => signingClient(authed, signer)
+          onSome: (token) => HttpClient.mapRequest(authed, HttpClientRequest.setHeader("admin-token", token))
+        })
+        const signed = Option.match(options.signer ?? Option.none(), {
+          onNone: () => operator,
+          onSome: (signer) => signingClient(operator, signer)
         })
         return transport(signed)
       }

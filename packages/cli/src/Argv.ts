@@ -20,6 +20,7 @@ export const GLOBAL_VALUE_OPTIONS: ReadonlyArray<string> = [
   "token",
   "agent-id",
   "registration-token",
+  "admin-token",
   "credentials",
   "format"
 ]

@@ -8,6 +8,7 @@ import {
   LOWERED_VALUE_OPTIONS,
   versionRequest
 } from "./Argv"
+import * as Admin from "./commands/Admin"
 import * as Buyer from "./commands/Buyer"
 import { usage } from "./commands/Common"
 import { daemon } from "./commands/Daemon"
@@ -76,6 +77,8 @@ export const subcommands = [
   Relay.relayDownload,
   Relay.relayDelete,
   Handoff.handoff,
+  // operator
+  Admin.admin,
   // system
   Identity.health
 ] as const
@@ -87,7 +90,8 @@ export const commandNames: ReadonlyArray<string> = (subcommands as ReadonlyArray
 
 /** The subcommands of commands that have them (`handoff send`, `handoff receive`). */
 export const nestedCommands: Readonly<Record<string, ReadonlyArray<AnyCommand>>> = {
-  handoff: [Handoff.send, Handoff.receive]
+  handoff: [Handoff.send, Handoff.receive],
+  admin: Admin.adminSubcommands
 }
 
 /** Every command as typed, nested ones with their parent (`handoff send`), in `--help` order. */
@@ -145,7 +149,7 @@ export const helpText = (name: string | undefined): string | undefined => {
 export const hoistSpec: HoistSpec = {
   globals: GLOBAL_VALUE_OPTIONS,
   lowered: LOWERED_VALUE_OPTIONS,
-  ownedBy: { register: Identity.REGISTER_OWN_OPTIONS },
+  ownedBy: { register: Identity.REGISTER_OWN_OPTIONS, admin: Admin.ADMIN_OWN_OPTIONS },
   nested: Object.fromEntries(
     Object.entries(nestedCommands).map(([name, children]) => [name, children.map(nameOf)])
   )

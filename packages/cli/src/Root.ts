@@ -22,6 +22,12 @@ export const globalOptions = {
     ),
     Options.optional
   ),
+  adminToken: Options.text("admin-token").pipe(
+    Options.withDescription(
+      "Operator secret for the admin commands (env AGENT_MARKETPLACE_ADMIN_TOKEN; never read from or written to the credentials file)"
+    ),
+    Options.optional
+  ),
   credentials: Options.text("credentials").pipe(
     Options.withDescription(
       "Credentials file (env AGENT_MARKETPLACE_CREDENTIALS; default ~/.agent-marketplace/credentials.json)"

@@ -2,8 +2,8 @@ import { homedir } from "node:os"
 import { Config, Effect, Option } from "effect"
 import { Credentials, type CredentialsFile } from "./Credentials"
 import { CredentialsMissingError } from "./Errors"
-import type { KeyMaterial } from "./Signing"
 import type { OutputFormat } from "./Format"
+import type { KeyMaterial } from "./Signing"
 
 export const DEFAULT_SERVER = "http://127.0.0.1:8080"
 
@@ -13,6 +13,7 @@ export interface GlobalFlags {
   readonly token: Option.Option<string>
   readonly agentId: Option.Option<string>
   readonly registrationToken: Option.Option<string>
+  readonly adminToken: Option.Option<string>
   readonly credentials: Option.Option<string>
   readonly format: OutputFormat
 }
@@ -23,6 +24,7 @@ export interface EnvSettings {
   readonly token: Option.Option<string>
   readonly agentId: Option.Option<string>
   readonly registrationToken: Option.Option<string>
+  readonly adminToken: Option.Option<string>
   readonly credentials: Option.Option<string>
   readonly home: Option.Option<string>
 }
@@ -43,6 +45,8 @@ export interface Settings {
    */
   readonly signingKey: Option.Option<{ readonly agentId: string; readonly key: KeyMaterial }>
   readonly registrationToken: Option.Option<string>
+  /** The operator secret of the admin commands: flag > env, never the credentials file. */
+  readonly adminToken: Option.Option<string>
   readonly credentialsPath: string
   readonly credentialsPathIsDefault: boolean
   /** The credentials file's content, when it exists (and was needed). */
@@ -61,6 +65,7 @@ export const readEnv: Effect.Effect<EnvSettings> = Effect.all({
   token: nonEmpty("AGENT_MARKETPLACE_TOKEN"),
   agentId: nonEmpty("AGENT_MARKETPLACE_AGENT_ID"),
   registrationToken: nonEmpty("AGENT_MARKETPLACE_REGISTRATION_TOKEN"),
+  adminToken: nonEmpty("AGENT_MARKETPLACE_ADMIN_TOKEN"),
   credentials: nonEmpty("AGENT_MARKETPLACE_CREDENTIALS"),
   home: nonEmpty("HOME")
 }).pipe(Effect.orDie)
@@ -133,6 +138,7 @@ export const resolveSettings = (
     agentId,
     agentIdSource,
     registrationToken: Option.orElse(flags.registrationToken, () => env.registrationToken),
+    adminToken: Option.orElse(flags.adminToken, () => env.adminToken),
     credentialsPath,
     credentialsPathIsDefault,
     credentials: file,

@@ -14,6 +14,7 @@ const flags = (over: Partial<GlobalFlags> = {}): GlobalFlags => ({
   token: none,
   agentId: none,
   registrationToken: none,
+  adminToken: none,
   credentials: none,
   format: "json",
   ...over
@@ -23,6 +24,7 @@ const env = (over: Partial<EnvSettings> = {}): EnvSettings => ({
   token: none,
   agentId: none,
   registrationToken: none,
+  adminToken: none,
   credentials: none,
   home: none,
   ...over

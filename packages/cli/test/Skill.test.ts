@@ -87,6 +87,7 @@ const globalFlags = new Set([
   "--token",
   "--agent-id",
   "--registration-token",
+  "--admin-token",
   "--credentials",
   "--format"
 ])

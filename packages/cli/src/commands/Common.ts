@@ -1,7 +1,7 @@
+import type { RequestSigner } from "@agent-marketplace/domain/identity/SignedClient"
 import { Command, HelpDoc, Options } from "@effect/cli"
 import type { HttpClientResponse } from "@effect/platform"
 import { type Duration, Effect, Option, type Schema } from "effect"
-import type { RequestSigner } from "@agent-marketplace/domain/identity/SignedClient"
 import { type MarketplaceClient, makeClient } from "../ApiClient"
 import { UsageError } from "../Errors"
 import { renderBody } from "../Format"
@@ -85,6 +85,8 @@ export interface Session {
  */
 export const open = (options: {
   readonly auth: boolean
+  /** An admin command: sends the operator's `Admin-Token` (flag > env) and no agent token. */
+  readonly admin?: boolean
   /** Sign as this agent although the endpoint needs no credential (re-registering a key-bound id). */
   readonly signAs?: Option.Option<RequestSigner>
   readonly retry?: boolean
@@ -111,6 +113,8 @@ export const open = (options: {
       ),
       () => options.signAs ?? Option.none()
     )
+    const adminToken =
+      options.admin === true ? Option.some(yield* requireAdminToken(settings)) : Option.none()
     const key =
       options.mutation === true
         ? yield* Option.match(options.idempotencyKey ?? Option.none(), {
@@ -122,6 +126,7 @@ export const open = (options: {
       server: settings.server,
       token,
       signer,
+      adminToken,
       retry: options.retry ?? true,
       idempotencyKey: key,
       attemptTimeout: options.attemptTimeout
@@ -141,6 +146,18 @@ export const printBody = (settings: Settings, body: string) =>
 
 export const usage = (message: string) => new UsageError({ message })
 
+/** The operator secret of the admin commands; it never comes from the credentials file. */
+const requireAdminToken = (settings: Settings) =>
+  Option.match(settings.adminToken, {
+    onSome: Effect.succeed,
+    onNone: () =>
+      Effect.fail(
+        usage(
+          "admin commands need the operator secret: pass --admin-token or set AGENT_MARKETPLACE_ADMIN_TOKEN"
+        )
+      )
+  })
+
 type Config = Command.Command.Config
 type Request<C extends Config, E> = (
   client: MarketplaceClient,
@@ -152,11 +169,20 @@ type Request<C extends Config, E> = (
 export const queryCommand = <const Name extends string, const C extends Config, E>(
   name: Name,
   config: C,
-  spec: { readonly description: HelpDoc.HelpDoc; readonly auth?: boolean; readonly request: Request<C, E> }
+  spec: {
+    readonly description: HelpDoc.HelpDoc
+    readonly auth?: boolean
+    /** An admin command (`Admin-Token` instead of the agent token). */
+    readonly admin?: boolean
+    readonly request: Request<C, E>
+  }
 ) =>
   Command.make(name, config, (args) =>
     Effect.gen(function* () {
-      const session = yield* open({ auth: spec.auth ?? true })
+      const session = yield* open({
+        auth: spec.admin === true ? false : (spec.auth ?? true),
+        admin: spec.admin
+      })
       const body = yield* session.call((client) =>
         spec.request(client, args as Command.Command.ParseConfig<C>, session)
       )
@@ -168,12 +194,18 @@ export const queryCommand = <const Name extends string, const C extends Config, 
 export const mutationCommand = <const Name extends string, const C extends Config, E>(
   name: Name,
   config: C,
-  spec: { readonly description: HelpDoc.HelpDoc; readonly request: Request<C, E> }
+  spec: {
+    readonly description: HelpDoc.HelpDoc
+    /** An admin command (`Admin-Token` instead of the agent token). */
+    readonly admin?: boolean
+    readonly request: Request<C, E>
+  }
 ) =>
   Command.make(name, { ...config, idempotencyKey: idempotencyKeyOption }, (args) =>
     Effect.gen(function* () {
       const key = (args as unknown as { readonly idempotencyKey: Option.Option<string> }).idempotencyKey
-      const session = yield* open({ auth: true, mutation: true, idempotencyKey: key })
+      const admin = spec.admin === true
+      const session = yield* open({ auth: !admin, admin, mutation: true, idempotencyKey: key })
       const body = yield* session.call((client) =>
         spec.request(client, args as unknown as Command.Command.ParseConfig<C>, session)
       )
