@@ -125,12 +125,18 @@ export const SweeperLive = Layer.scoped(
     const heartbeat = yield* Heartbeat
     const config = yield* ServerConfig
     const start = yield* Clock.currentTimeMillis
-    const nextDue = yield* SubscriptionRef.make(start + config.sweepIntervalMs)
+    const interval = config.sweepIntervalMs
+    const nextDue = yield* SubscriptionRef.make(start + interval)
+    // Sweeps are due at fixed ticks (start + k·interval). A sweep that ends after the next tick has
+    // passed is followed at once by one more, so after any pause (a slow database, a TestClock jump)
+    // the last sweep has seen the current instant; missed ticks are not replayed one by one.
     yield* Effect.gen(function* () {
-      yield* Effect.sleep(config.sweepIntervalMs)
-      yield* heartbeat.sweep.pipe(Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause)))
+      const due = yield* SubscriptionRef.get(nextDue)
       const now = yield* Clock.currentTimeMillis
-      yield* SubscriptionRef.set(nextDue, now + config.sweepIntervalMs)
+      if (due > now) yield* Effect.sleep(due - now)
+      yield* heartbeat.sweep.pipe(Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause)))
+      const after = yield* Clock.currentTimeMillis
+      yield* SubscriptionRef.set(nextDue, Math.max(due + interval, after))
     }).pipe(Effect.forever, Effect.forkScoped)
     return {
       idle: Effect.flatMap(Clock.currentTimeMillis, (now) =>
