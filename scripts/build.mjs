@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-import { existsSync, rmSync } from "node:fs"
-import { dirname, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 // Bundles the two deployables into plain JavaScript that runs with `node` (no transpiling loader):
 //   packages/server/dist/main.mjs  — platform-server
 //   packages/cli/dist/cli.mjs      — the agent-marketplace CLI (+ dist/chunks/, loaded on demand)
@@ -25,6 +26,37 @@ const common = {
   }
 }
 
+const cliAlias = Object.fromEntries(
+  ["yaml", "toml", "ini"].map((name) => [name, resolve(root, "packages/cli/build/no-config-files.mjs")])
+)
+
+/**
+ * The CLI's help table (packages/cli/src/HelpTable.ts): every `--help` text and the version, made by
+ * running the real renderer (`Cli.helpTable()`) once from a throwaway bundle. The CLI bundle gets it
+ * as AGENT_MARKETPLACE_HELP_TABLE, so `--help` is answered without loading the commands.
+ */
+const cliHelpTable = async () => {
+  const dir = mkdtempSync(join(tmpdir(), "agent-marketplace-help-"))
+  try {
+    const outfile = join(dir, "help-table.mjs")
+    await build({
+      ...common,
+      sourcemap: false,
+      stdin: {
+        contents: 'export { helpTable } from "./src/Cli.ts"',
+        resolveDir: resolve(root, "packages/cli"),
+        loader: "ts"
+      },
+      outfile,
+      alias: cliAlias
+    })
+    const { helpTable } = await import(pathToFileURL(outfile).href)
+    return helpTable()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const targets = {
   server: {
     entryPoints: [resolve(root, "packages/server/src/main.ts")],
@@ -42,9 +74,8 @@ const targets = {
     // Agents run the CLI often, so start-up matters: minify (V8 parses the bundle on every run) and
     // leave out the yaml/toml/ini parsers @effect/cli carries for config-file options we do not use.
     minify: true,
-    alias: Object.fromEntries(
-      ["yaml", "toml", "ini"].map((name) => [name, resolve(root, "packages/cli/build/no-config-files.mjs")])
-    )
+    alias: cliAlias,
+    define: async () => ({ AGENT_MARKETPLACE_HELP_TABLE: JSON.stringify(await cliHelpTable()) })
   }
 }
 
@@ -56,5 +87,6 @@ for (const [name, options] of Object.entries(targets)) {
   }
   // Chunk names carry a content hash: drop the previous build's chunks so they do not pile up.
   if (options.splitting) rmSync(resolve(options.outdir, "chunks"), { recursive: true, force: true })
-  await build({ ...common, ...options })
+  const { define, ...rest } = options
+  await build({ ...common, ...rest, ...(define ? { define: await define() } : {}) })
 }

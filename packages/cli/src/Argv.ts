@@ -85,7 +85,8 @@ export const hoistGlobalOptions = (args: ReadonlyArray<string>, spec: HoistSpec)
   if (commandIndex === -1) return [...args]
 
   const command = args[commandIndex]!
-  const owned = new Set(spec.ownedBy[command] ?? [])
+  // Own keys only: a command line is not to reach `Object.prototype` (`constructor`, `__proto__`).
+  const owned = new Set(Object.hasOwn(spec.ownedBy, command) ? spec.ownedBy[command] : [])
 
   // 2. After the command name: pull global options up, keep everything else in order.
   const moveUp: Array<string> = []
@@ -137,9 +138,8 @@ export const helpRequest = (
     }
     if (token.startsWith("-")) continue
     const next = hoisted[i + 1]
-    return next !== undefined && (spec.nested?.[token] ?? []).includes(next)
-      ? { command: `${token} ${next}` }
-      : { command: token }
+    const nested = spec.nested !== undefined && Object.hasOwn(spec.nested, token) ? spec.nested[token]! : []
+    return next !== undefined && nested.includes(next) ? { command: `${token} ${next}` } : { command: token }
   }
   return { command: undefined }
 }

@@ -20,6 +20,7 @@ import * as Relay from "./commands/Relay"
 import * as Worker from "./commands/Worker"
 import { ExitCode, renderError } from "./Errors"
 import { commandHelp, globalOptionsHelp, globalOptionsLine, nameOf, rootHelp } from "./Help"
+import type { HelpTable } from "./HelpTable"
 import { Output } from "./Output"
 import { rootCommand } from "./Root"
 
@@ -154,6 +155,19 @@ export const hoistSpec: HoistSpec = {
     Object.entries(nestedCommands).map(([name, children]) => [name, children.map(nameOf)])
   )
 }
+
+/**
+ * Every text `helpOrVersion` can print, keyed as `helpRequest` names them (`""` for the root), for
+ * the build to embed in the bundle's entry (see `HelpTable.ts`): `answerFrom(helpTable(), args)`
+ * equals `helpOrVersion(args)` for every `args`.
+ */
+export const helpTable = (): HelpTable => ({
+  version: VERSION,
+  spec: hoistSpec,
+  texts: Object.fromEntries(
+    [undefined, ...new Set([...commandNames, ...commandPaths])].map((name) => [name ?? "", helpText(name)!])
+  )
+})
 
 /**
  * Runs one invocation. `args` are the arguments after the executable (`process.argv.slice(2)`).
