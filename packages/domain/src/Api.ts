@@ -2,6 +2,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AdminApi } from "./admin/AdminApi"
 import { IdempotencyInProgressError, IdempotencyKeyReusedError } from "./idempotency/IdempotencyErrors"
 import { AgentsApi } from "./registry/AgentsApi"
+import { RelayApi } from "./relay/RelayApi"
 import { ReviewsApi } from "./reviews/ReviewsApi"
 import { BalanceInsufficientError } from "./settlement/Settlement"
 import { SettlementApi } from "./settlement/SettlementApi"
@@ -25,6 +26,7 @@ export class MarketplaceApi extends HttpApi.make("agent-marketplace")
   .add(AssignmentsApi)
   .add(ReviewsApi)
   .add(SettlementApi)
+  .add(RelayApi)
   .add(AdminApi)
   .addError(InputInvalidError)
   .addError(PayloadTooLargeError)

@@ -26,6 +26,8 @@ import { AgentRepoMemory } from "./registry/AgentRepoMemory"
 import { AgentsHttp } from "./registry/AgentsHttp"
 import { RegistryLive } from "./registry/Registry"
 import { BlobStoreMemory } from "./relay/BlobStoreMemory"
+import { RelayLive, RelaySweeperLive } from "./relay/Relay"
+import { RelayHttp, RelayRateLimitLive } from "./relay/RelayHttp"
 import { RelayRepoMemory } from "./relay/RelayRepoMemory"
 import { ReviewRepoMemory } from "./reviews/ReviewRepoMemory"
 import { ReviewsLive } from "./reviews/Reviews"
@@ -59,8 +61,14 @@ const IdempotencyLive = Layer.unwrapEffect(
   Effect.map(ServerConfig, (config) => Idempotency.layer(config.idempotencyRetentionMs))
 )
 
-/** The domain services over whatever store layer is provided. */
-export const ServicesLive = Layer.mergeAll(RegistryLive, HeartbeatLive, ReviewsLive, AdminLive).pipe(
+/** The domain services over whatever store layer is provided (the relay depends on none of the others). */
+export const ServicesLive = Layer.mergeAll(
+  RegistryLive,
+  HeartbeatLive,
+  ReviewsLive,
+  RelayLive,
+  AdminLive
+).pipe(
   Layer.provideMerge(AdmissionLive),
   Layer.provideMerge(TasksLive),
   Layer.provideMerge(SettlementLive),
@@ -79,9 +87,10 @@ export const ApiLive = HttpApiBuilder.api(MarketplaceApi).pipe(
     ReviewsHttp,
     SettlementHttp,
     SystemHttp,
+    RelayHttp,
     AdminHttp
   ]),
-  Layer.provide(AuthenticationLive),
+  Layer.provide([AuthenticationLive, RelayRateLimitLive]),
   Layer.provide(AdminAuthenticationLive)
 )
 
@@ -94,7 +103,13 @@ export const HttpLive = Layer.unwrapEffect(
         HttpApiBuilder.middleware(
           Effect.map(
             accessLog({ enabled: config.accessLog, trustProxy: config.trustProxy }),
-            (log) => (app: HttpApp.Default) => log(requestGuard(config.maxJsonBodyBytes)(app))
+            (log) => (app: HttpApp.Default) =>
+              log(
+                requestGuard({
+                  maxJsonBodyBytes: config.maxJsonBodyBytes,
+                  maxRelayBlobBytes: config.relay.maxBlobBytes
+                })(app)
+              )
           )
         )
       ),
@@ -112,6 +127,7 @@ export const AppLive = <E, R>(store: Layer.Layer<StoreServices, E, R>) =>
   HttpLive.pipe(
     Layer.provide(ApiLive),
     Layer.provideMerge(SweeperLive),
+    Layer.provideMerge(RelaySweeperLive),
     Layer.provideMerge(ServicesLive),
     Layer.provideMerge(store),
     Layer.provideMerge(SecureRandom.layer)

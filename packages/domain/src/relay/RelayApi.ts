@@ -1,4 +1,4 @@
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, OpenApi } from "@effect/platform"
 import { PayloadTooLargeError } from "../shared/Errors"
 import {
   CreateRelayRequest,
@@ -14,6 +14,14 @@ import {
 } from "./Relay"
 
 /**
+ * Slot creation is rate limited per client address. A middleware, so the limit is checked before the
+ * request body is decoded (the server implements it; clients only see `RateLimitedError`).
+ */
+export class RelayRateLimit extends HttpApiMiddleware.Tag<RelayRateLimit>()("RelayRateLimit", {
+  failure: RateLimitedError
+}) {}
+
+/**
  * The relay's HTTP contract. `upload` and `download` move raw bytes: the server streams them
  * (handled raw, never decoded into memory); the payload/success schemas here document them.
  */
@@ -25,6 +33,7 @@ export class RelayApi extends HttpApiGroup.make("relay")
       .addError(RelayStorageFullError)
       .addError(RateLimitedError)
       .addError(PayloadTooLargeError)
+      .middleware(RelayRateLimit)
   )
   .add(
     HttpApiEndpoint.put("upload", "/relay/:relay_id")

@@ -16,6 +16,14 @@ export const clientAddress = (request: HttpServerRequest.HttpServerRequest, trus
 }
 
 /**
+ * The path as logged: without its query string, and with a relay slot's id replaced by
+ * `:relay_id`. Slot ids never reach the logs: beside the client address of each line they would
+ * link an uploader to its downloaders.
+ */
+export const loggedPath = (url: string): string =>
+  url.split("?")[0]!.replace(/^\/relay\/[^/]+/, "/relay/:relay_id")
+
+/**
  * The outermost middleware: gives every request an id (`X-Request-Id`, echoed on the response),
  * annotates every log line written while serving it with `request_id`, and, when
  * `AGENT_MARKETPLACE_ACCESS_LOG` is on, writes one JSON access line per request: method, route path
@@ -32,7 +40,7 @@ export const accessLog = (options: { readonly enabled: boolean; readonly trustPr
           const requestId =
             given !== undefined && acceptedRequestId.test(given) ? given : yield* random.hex(8)
           const started = yield* Clock.currentTimeMillis
-          const path = request.url.split("?")[0]
+          const path = loggedPath(request.url)
           const logLine = (status: number) =>
             options.enabled
               ? Effect.flatMap(Clock.currentTimeMillis, (now) =>

@@ -21,13 +21,19 @@ HttpApi.reflect(MarketplaceApi, {
   }
 })
 
+/** The one route whose body is raw bytes, not JSON: a relay upload (`PUT /relay/{relay_id}`). */
+const relayUpload = /^\/relay\/[^/]+$/
+
 const json = (status: number, tag: string, message: string, extra: Record<string, unknown> = {}) =>
   HttpServerResponse.unsafeJson({ _tag: tag, message, ...extra }, { status })
 
-const tooLarge = (maxJsonBodyBytes: number) =>
-  json(413, "PayloadTooLargeError", `request body is larger than ${maxJsonBodyBytes} bytes`, {
-    limit_bytes: maxJsonBodyBytes
+const tooLarge = (limit: number) =>
+  json(413, "PayloadTooLargeError", `request body is larger than ${limit} bytes`, {
+    limit_bytes: limit
   })
+
+const isOctetStream = (contentType: string | undefined) =>
+  contentType === undefined || /^application\/octet-stream\s*(;|$)/i.test(contentType.trim())
 
 const isJsonType = (contentType: string | undefined) =>
   contentType === undefined || /^application\/([a-z.+-]+\+)?json\b/i.test(contentType.trim())
@@ -88,6 +94,13 @@ const withBody = (
 const isBodyTooLarge = (cause: unknown) =>
   cause instanceof Error && !(cause instanceof SyntaxError) && /maxBytes exceeded/i.test(cause.message)
 
+export interface RequestGuardOptions {
+  /** Largest JSON body (`AGENT_MARKETPLACE_MAX_JSON_BODY_BYTES`). */
+  readonly maxJsonBodyBytes: number
+  /** Largest relay upload (`AGENT_MARKETPLACE_RELAY_MAX_BLOB_BYTES`). */
+  readonly maxRelayBlobBytes: number
+}
+
 /**
  * The HTTP edge of the JSON API. Every rejection is the JSON error shape, including those the
  * framework would answer with an empty body or a closed connection:
@@ -96,13 +109,25 @@ const isBodyTooLarge = (cause: unknown) =>
  * - a body that is not `application/json` → 400; malformed JSON → 400;
  * - any body other than empty or `{}` on an endpoint that takes none → 400;
  * - an unknown route → 404; anything unexpected → 500 without internals (the cause is logged).
+ *
+ * The one exception is a relay upload (`PUT /relay/{relay_id}`): its body is raw bytes
+ * (`application/octet-stream`, or no Content-Type), up to the relay's limit by Content-Length (413
+ * above it), never read here: the handler streams it, and checks its exact length itself.
  */
 export const requestGuard =
-  (maxJsonBodyBytes: number) =>
+  ({ maxJsonBodyBytes, maxRelayBlobBytes }: RequestGuardOptions) =>
   <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
     Effect.gen(function* () {
       let request = yield* HttpServerRequest.HttpServerRequest
       const method = request.method
+      if (method === "PUT" && relayUpload.test(request.url.split("?")[0]!)) {
+        const length = request.headers["content-length"]
+        if (length !== undefined && Number(length) > maxRelayBlobBytes) return tooLarge(maxRelayBlobBytes)
+        if (!isOctetStream(request.headers["content-type"])) {
+          return json(400, "InputInvalidError", "a relay upload must be application/octet-stream")
+        }
+        return yield* app
+      }
       if (method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE") {
         const length = request.headers["content-length"]
         const hasBody =

@@ -3,6 +3,8 @@
  * credentials, another agent's credential, the right credential}, and every admin endpoint × {no
  * admin token, a wrong one, an agent's token, the right one}, over raw HTTP against the real server
  * on the memory store, with real objects in every path parameter.
+ * The relay's slot operations take no bearer token but the slot's own `Relay-Token`: every wrong
+ * credential gets the one identical 404.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
@@ -127,7 +129,17 @@ const adminEndpoints = [
 ]
 
 /** The endpoints that take no credential. */
-const openEndpoints = ["system.health", "system.ready", "agents.register", "agents.list", "agents.discover"]
+const openEndpoints = [
+  "system.health",
+  "system.ready",
+  "agents.register",
+  "agents.list",
+  "agents.discover",
+  "relay.create"
+]
+
+/** The endpoints that take a relay slot's token instead of a bearer token. */
+const relayTokenEndpoints = ["relay.upload", "relay.download", "relay.delete"]
 
 const expectError = (res: RawResponse, status: number, tag: string) => {
   expect({ status: res.status, tag: res.json?._tag }).toEqual({ status, tag })
@@ -136,6 +148,7 @@ const expectError = (res: RawResponse, status: number, tag: string) => {
 }
 
 const authenticated = reflectedEndpoints.filter((e) => e.authenticated)
+const relayScoped = reflectedEndpoints.filter((e) => e.relayToken)
 
 const row = (endpoint: ReflectedEndpoint) => {
   const r = matrix[endpoint.key]
@@ -153,7 +166,7 @@ describe("authorization matrix", () => {
     expect(authenticated.map((e) => e.key).sort()).toEqual(Object.keys(matrix).sort())
     expect(
       reflectedEndpoints
-        .filter((e) => !e.authenticated && !e.admin)
+        .filter((e) => !e.authenticated && !e.admin && !e.relayToken)
         .map((e) => e.key)
         .sort()
     ).toEqual([...openEndpoints].sort())
@@ -164,6 +177,8 @@ describe("authorization matrix", () => {
         .sort()
     ).toEqual([...adminEndpoints].sort())
     expect(reflectedEndpoints.filter((e) => e.admin && e.authenticated)).toEqual([])
+    expect(relayScoped.map((e) => e.key).sort()).toEqual([...relayTokenEndpoints].sort())
+    expect(relayScoped.filter((e) => e.authenticated || e.admin)).toEqual([])
   })
 
   for (const endpoint of authenticated) {
@@ -261,7 +276,9 @@ describe("authorization matrix", () => {
     withServer(
       Effect.gen(function* () {
         const f = yield* setupFixture
-        for (const endpoint of reflectedEndpoints.filter((e) => !e.authenticated && !e.admin)) {
+        for (const endpoint of reflectedEndpoints.filter(
+          (e) => !e.authenticated && !e.admin && !e.relayToken
+        )) {
           const res = yield* callEndpoint(endpoint, calls[endpoint.key]!, f, undefined)
           expect({ endpoint: endpoint.key, status: res.status }).toEqual({
             endpoint: endpoint.key,
@@ -271,6 +288,88 @@ describe("authorization matrix", () => {
       })
     )
   )
+
+  for (const endpoint of relayScoped) {
+    it.scoped(`${endpoint.key}: ${endpoint.method} ${endpoint.path} answers only its slot's token`, () =>
+      withServer(
+        Effect.gen(function* () {
+          const call = calls[endpoint.key]
+          if (call === undefined || call.headers === undefined || call.params === undefined) {
+            throw new Error(`${endpoint.key} has no relay call in test/support/Edge.ts`)
+          }
+          const f = yield* setupFixture
+          const relayId = call.params(f).relay_id!
+          const slot = [f.relayCreated, f.relayUploaded].find((s) => s.relay_id === relayId)!
+          const right = call.headers(f)["relay-token"]!
+          // The slot's other token, and another slot's token of the right kind.
+          const otherKind = right === slot.upload_token ? slot.download_token : slot.upload_token
+          const otherSlot =
+            right === slot.upload_token ? f.relayOther.upload_token : f.relayOther.download_token
+          const before = yield* snapshot(f, { withStranger: true })
+
+          const refused: Array<[string, Effect.Effect<RawResponse, never, any>]> = [
+            ["no token", callEndpoint(endpoint, call, f, undefined, undefined, {})],
+            ["an empty token", callEndpoint(endpoint, call, f, undefined, undefined, { "relay-token": "" })],
+            [
+              "an unknown token",
+              callEndpoint(endpoint, call, f, undefined, undefined, {
+                "relay-token": `relay-token-${"0".repeat(64)}`
+              })
+            ],
+            [
+              "the slot's other token",
+              callEndpoint(endpoint, call, f, undefined, undefined, { "relay-token": otherKind })
+            ],
+            [
+              "another slot's token",
+              callEndpoint(endpoint, call, f, undefined, undefined, { "relay-token": otherSlot })
+            ],
+            ["a bearer token instead", callEndpoint(endpoint, call, f, f.buyer.token, undefined, {})],
+            [
+              "an agent token as Relay-Token",
+              callEndpoint(endpoint, call, f, undefined, undefined, { "relay-token": f.buyer.token })
+            ],
+            [
+              "a wrong Admin-Token",
+              callEndpoint(endpoint, call, f, undefined, undefined, { "admin-token": "guess" })
+            ],
+            [
+              "the right token on an unknown slot id",
+              callEndpoint(
+                endpoint,
+                { ...call, params: () => ({ relay_id: `relay_${"A".repeat(22)}` }) },
+                f,
+                undefined
+              )
+            ],
+            [
+              "the right token on a malformed slot id",
+              callEndpoint(endpoint, { ...call, params: () => ({ relay_id: "relay-1" }) }, f, undefined)
+            ]
+          ]
+          const bodies = new Set<string>()
+          for (const [label, request] of refused) {
+            const res = yield* request
+            expect({ label, status: res.status, tag: res.json?._tag }).toEqual({
+              label,
+              status: 404,
+              tag: "RelayNotFoundError"
+            })
+            bodies.add(res.text)
+          }
+          // One answer, byte for byte: nothing tells a wrong token from a missing slot.
+          expect([...bodies]).toHaveLength(1)
+          expect(yield* snapshot(f, { withStranger: true })).toEqual(before)
+
+          const res = yield* callEndpoint(endpoint, call, f, undefined)
+          expect({ status: res.status, tag: res.json?._tag }).toEqual({
+            status: call.success.status,
+            tag: call.success.tag
+          })
+        })
+      )
+    )
+  }
 })
 
 /**

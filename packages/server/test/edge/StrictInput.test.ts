@@ -3,13 +3,16 @@
  * unknown fields (content fields included), wrong types, malformed JSON, non-JSON content types,
  * oversized bodies (with Content-Length and chunked) and bad Idempotency-Keys are answered with a
  * 4xx JSON error and change no state; the same call with a valid body then succeeds. Query strings
- * are checked the same way on every endpoint that has them.
+ * are checked the same way on every endpoint that has them. The relay upload takes raw bytes: its
+ * bad inputs are other content types, lengths that differ from the slot's size (by Content-Length
+ * and chunked), a Content-Length over the relay's limit and a missing or wrong `Relay-Token`.
  */
 
 import * as http from "node:http"
 import type { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { defaultRelayLimits } from "../../src/platform/ServerConfig"
 import {
   callEndpoint,
   calls,
@@ -32,6 +35,7 @@ import { type ServerServices, serverUrl, withServer as withServerOn } from "../s
 const withServer = <A, E>(body: Effect.Effect<A, E, ServerServices>) => withServerOn(body, edgeConfig)
 
 const LIMIT = 64 * 1024
+const RELAY_LIMIT = defaultRelayLimits.maxBlobBytes
 const CONTENT_FIELDS = ["manifest_uri", "content_hash", "file_name", "prompt"] as const
 const CONTENT_VALUES: Record<(typeof CONTENT_FIELDS)[number], string> = {
   manifest_uri: "s3://bucket/manifest.json",
@@ -44,17 +48,30 @@ const CONTENT_VALUES: Record<(typeof CONTENT_FIELDS)[number], string> = {
 const DECODE = { status: 400, tag: "HttpApiDecodeError" } as const
 const INVALID = { status: 400, tag: "InputInvalidError" } as const
 const TOO_LARGE = { status: 413, tag: "PayloadTooLargeError" } as const
+const RELAY_TOO_LARGE = { status: 413, tag: "PayloadTooLargeError", limit: RELAY_LIMIT } as const
+const SIZE_MISMATCH = { status: 400, tag: "RelaySizeMismatchError" } as const
+const RELAY_NOT_FOUND = { status: 404, tag: "RelayNotFoundError" } as const
 
 /** Public fields an error body may carry beside `_tag` and `message`. */
 const PUBLIC_FIELDS: Record<string, ReadonlyArray<string>> = {
   HttpApiDecodeError: ["issues"],
   PayloadTooLargeError: ["limit_bytes"],
-  InputInvalidError: []
+  InputInvalidError: [],
+  RelaySizeMismatchError: ["expected_bytes"],
+  RelayNotFoundError: []
 }
 
 /** A 4xx JSON error `{_tag, message, ...public fields}`, nothing internal. */
-const expectErrorShape = (label: string, res: RawResponse, expected: { status: number; tag: string }) => {
-  expect({ label, status: res.status, tag: res.json?._tag }).toEqual({ label, ...expected })
+const expectErrorShape = (
+  label: string,
+  res: RawResponse,
+  expected: { status: number; tag: string; limit?: number }
+) => {
+  expect({ label, status: res.status, tag: res.json?._tag }).toEqual({
+    label,
+    status: expected.status,
+    tag: expected.tag
+  })
   expect(res.contentType, label).toContain("application/json")
   const body = res.json as Record<string, unknown>
   expect(typeof body.message, label).toBe("string")
@@ -66,7 +83,7 @@ const expectErrorShape = (label: string, res: RawResponse, expected: { status: n
       expect(Object.keys(issue).sort(), label).toEqual(["_tag", "message", "path"])
     }
   }
-  if (expected.tag === "PayloadTooLargeError") expect(body.limit_bytes, label).toBe(LIMIT)
+  if (expected.tag === "PayloadTooLargeError") expect(body.limit_bytes, label).toBe(expected.limit ?? LIMIT)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +133,7 @@ const sendChunked = (
   method: string,
   path: string,
   headers: Record<string, string>,
-  chunks: ReadonlyArray<string>
+  chunks: ReadonlyArray<string | Uint8Array>
 ) =>
   Effect.flatMap(serverUrl, (base) =>
     Effect.async<RawResponse>((resume) => {
@@ -162,14 +179,119 @@ const sendChunked = (
     })
   )
 
+/**
+ * Only a request head announcing `length` body bytes: the answer is read, then the connection is
+ * dropped without sending the body (for limits checked by Content-Length before reading).
+ */
+const sendHeadOnly = (method: string, path: string, headers: Record<string, string>, length: number) =>
+  Effect.flatMap(serverUrl, (base) =>
+    Effect.async<RawResponse>((resume) => {
+      const req = http.request(new URL(path, base), {
+        method,
+        headers: { ...headers, "content-length": String(length) }
+      })
+      req.on("response", (res) => {
+        let text = ""
+        res.setEncoding("utf8")
+        res.on("data", (chunk) => {
+          text += chunk
+        })
+        res.on("end", () => {
+          req.destroy()
+          let json: unknown
+          try {
+            json = JSON.parse(text)
+          } catch {
+            json = undefined
+          }
+          resume(
+            Effect.succeed({
+              status: res.statusCode ?? 0,
+              contentType: res.headers["content-type"] ?? null,
+              text,
+              json
+            })
+          )
+        })
+      })
+      req.on("error", (error) =>
+        resume(
+          Effect.succeed({
+            status: 0,
+            contentType: null,
+            text: `connection error: ${error.message}`,
+            json: undefined
+          })
+        )
+      )
+      req.flushHeaders()
+    })
+  )
+
 interface BadRequest {
   readonly label: string
   readonly run: Effect.Effect<RawResponse, never, HttpServer.HttpServer>
-  readonly expected: { readonly status: number; readonly tag: string }
+  readonly expected: { readonly status: number; readonly tag: string; readonly limit?: number }
+}
+
+/** The bad variants of a raw (relay upload) call. */
+const rawBadRequests = (endpoint: ReflectedEndpoint, call: EndpointCall, f: Fixture): Array<BadRequest> => {
+  const path = fillPath(endpoint.path, call.params?.(f) ?? {})
+  const headers = { ...jsonHeaders(endpoint, tokenOf(f, call.as)), ...call.headers?.(f) }
+  const valid = call.raw!(f)
+  const octets: Record<string, string> = { ...headers, "content-type": "application/octet-stream" }
+  const raw = (h: Record<string, string>, body: string | Uint8Array) =>
+    send(path, { method: endpoint.method, headers: h, body })
+  const out: Array<BadRequest> = []
+  const add = (label: string, run: BadRequest["run"], expected: BadRequest["expected"]) =>
+    out.push({ label: `${endpoint.key}: ${label}`, run, expected })
+  const longer = new Uint8Array(valid.length + 3)
+  longer.set(valid)
+  // Bodies that are not raw bytes.
+  add("JSON body", raw({ ...headers, "content-type": "application/json" }, '{"manifest_uri":"x"}'), INVALID)
+  add("text/plain body", raw({ ...headers, "content-type": "text/plain" }, "hello"), INVALID)
+  add(
+    "form-encoded body",
+    raw({ ...headers, "content-type": "application/x-www-form-urlencoded" }, "file_name=x"),
+    INVALID
+  )
+  add(
+    "multipart body",
+    raw(
+      { ...headers, "content-type": "multipart/form-data; boundary=b" },
+      '--b\r\nContent-Disposition: form-data; name="file_name"\r\n\r\nx\r\n--b--\r\n'
+    ),
+    INVALID
+  )
+  // Lengths other than size_bytes: by Content-Length, and counted on chunked bodies.
+  add("empty body", raw(octets, new Uint8Array(0)), SIZE_MISMATCH)
+  add("Content-Length one byte short", raw(octets, valid.slice(0, -1)), SIZE_MISMATCH)
+  add("Content-Length three bytes long", raw(octets, longer), SIZE_MISMATCH)
+  add(
+    "chunked body one byte short",
+    sendChunked(endpoint.method, path, octets, [valid.slice(0, 10), valid.slice(10, -1)]),
+    SIZE_MISMATCH
+  )
+  add(
+    "chunked body three bytes long",
+    sendChunked(endpoint.method, path, octets, [valid, longer.slice(-3)]),
+    SIZE_MISMATCH
+  )
+  add(
+    "Content-Length over the relay limit",
+    sendHeadOnly(endpoint.method, path, octets, RELAY_LIMIT + 1),
+    RELAY_TOO_LARGE
+  )
+  // The slot's token, missing or wrong.
+  const { "relay-token": _token, ...withoutToken } = octets
+  add("no Relay-Token", raw(withoutToken, valid), RELAY_NOT_FOUND)
+  add("malformed Relay-Token", raw({ ...octets, "relay-token": "x" }, valid), RELAY_NOT_FOUND)
+  return out
 }
 
 /** Every bad variant of one valid call. */
 const badRequests = (endpoint: ReflectedEndpoint, call: EndpointCall, f: Fixture): Array<BadRequest> => {
+  if (call.raw !== undefined) return rawBadRequests(endpoint, call, f)
   const token = tokenOf(f, call.as)
   const path = `${fillPath(endpoint.path, call.params?.(f) ?? {})}${call.query ?? ""}`
   const valid = call.body?.(f)
@@ -284,7 +406,9 @@ describe("strict input", () => {
   it("every mutating endpoint has a valid call to vary", () => {
     expect(mutating.filter((e) => calls[e.key] === undefined).map((e) => e.key)).toEqual([])
     expect(
-      mutating.filter((e) => e.hasPayload && calls[e.key]?.body === undefined).map((e) => e.key)
+      mutating
+        .filter((e) => e.hasPayload && calls[e.key]?.body === undefined && calls[e.key]?.raw === undefined)
+        .map((e) => e.key)
     ).toEqual([])
   })
 
@@ -310,15 +434,32 @@ describe("strict input", () => {
             // defect it names.
             const token = tokenOf(f, call.as)
             const valid = call.body?.(f)
+            const raw = call.raw?.(f)
+            const path = `${fillPath(endpoint.path, call.params?.(f) ?? {})}${call.query ?? ""}`
             const res =
-              valid === undefined
-                ? yield* callEndpoint(endpoint, call, f, token)
-                : yield* sendChunked(
+              raw !== undefined
+                ? yield* sendChunked(
                     endpoint.method,
-                    `${fillPath(endpoint.path, call.params?.(f) ?? {})}${call.query ?? ""}`,
-                    { ...jsonHeaders(endpoint, token), "content-type": "application/json" },
-                    JSON.stringify(valid).match(/.{1,7}/gs) ?? []
+                    path,
+                    {
+                      ...jsonHeaders(endpoint, token),
+                      ...call.headers?.(f),
+                      "content-type": "application/octet-stream"
+                    },
+                    [raw.slice(0, 7), raw.slice(7, 20), raw.slice(20)]
                   )
+                : valid === undefined
+                  ? yield* callEndpoint(endpoint, call, f, token)
+                  : yield* sendChunked(
+                      endpoint.method,
+                      path,
+                      {
+                        ...jsonHeaders(endpoint, token),
+                        ...call.headers?.(f),
+                        "content-type": "application/json"
+                      },
+                      JSON.stringify(valid).match(/.{1,7}/gs) ?? []
+                    )
             expect({ status: res.status, tag: res.json?._tag }).toEqual({
               status: call.success.status,
               tag: call.success.tag

@@ -8,7 +8,8 @@ import { AdminAuthentication } from "@agent-marketplace/domain/admin/AdminAuthen
 import { Authentication } from "@agent-marketplace/domain/identity/Authentication"
 import type { AgentId, AssignmentId } from "@agent-marketplace/domain/shared/Ids"
 import { HttpApi } from "@effect/platform"
-import { Effect, FiberRef, Option, Redacted, SchemaAST } from "effect"
+import { Clock, Effect, FiberRef, Option, Redacted, SchemaAST } from "effect"
+import { RelayRepo } from "../../src/relay/RelayRepo"
 import { Settlement } from "../../src/settlement/Settlement"
 import { TaskRepo } from "../../src/tasks/TaskRepo"
 import { ADMIN_TOKEN } from "./Admin"
@@ -30,6 +31,8 @@ export interface ReflectedEndpoint {
   readonly hasPayload: boolean
   /** Whether the endpoint's headers schema requires an `Idempotency-Key`. */
   readonly idempotent: boolean
+  /** Whether the endpoint takes a `Relay-Token` (a relay slot operation: no bearer, the slot's token). */
+  readonly relayToken: boolean
   /** The names of its query parameters. */
   readonly urlParams: ReadonlyArray<string>
 }
@@ -54,6 +57,7 @@ export const reflectedEndpoints: ReadonlyArray<ReflectedEndpoint> = (() => {
         admin: (middleware as ReadonlySet<unknown>).has(AdminAuthentication),
         hasPayload: payloads.size > 0,
         idempotent: propertyNames(endpoint.headersSchema).includes("idempotency-key"),
+        relayToken: propertyNames(endpoint.headersSchema).includes("relay-token"),
         urlParams: propertyNames(endpoint.urlParamsSchema)
       })
     }
@@ -112,22 +116,61 @@ export const jsonHeaders = (endpoint: ReflectedEndpoint, token: string | undefin
   return headers
 }
 
-/** The endpoint called as `call` describes, with `token` (or none) as the credential. */
+/**
+ * The endpoint called as `call` describes, with `token` (or none) as the bearer credential; the
+ * call's own headers (a `Relay-Token`) unless `headers` replaces them.
+ */
 export const callEndpoint = (
   endpoint: ReflectedEndpoint,
   call: EndpointCall,
   f: Fixture,
   token: string | undefined,
-  body: unknown = call.body?.(f)
+  body: unknown = call.body?.(f),
+  extraHeaders: Record<string, string> = call.headers?.(f) ?? {}
 ) => {
-  const headers = jsonHeaders(endpoint, token)
-  if (body !== undefined) headers["content-type"] = "application/json"
+  const headers = { ...jsonHeaders(endpoint, token), ...extraHeaders }
+  const raw = call.raw?.(f)
+  if (raw !== undefined) headers["content-type"] = "application/octet-stream"
+  else if (body !== undefined) headers["content-type"] = "application/json"
   return send(`${fillPath(endpoint.path, call.params?.(f) ?? {})}${call.query ?? ""}`, {
     method: endpoint.method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body)
+    body: raw ?? (body === undefined ? undefined : JSON.stringify(body))
   })
 }
+
+/** The bytes uploaded to the fixture's relay slots. */
+export const relayBytes = new Uint8Array(Array.from({ length: 48 }, (_, i) => (i * 37 + 11) % 256))
+
+/** A relay slot created (and, with `upload`, uploaded) over raw HTTP, as any anonymous client would. */
+export const relaySlot = (options: { readonly upload: boolean; readonly maxDownloads?: number }) =>
+  Effect.gen(function* () {
+    const created = yield* send("/relay", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        size_bytes: relayBytes.length,
+        ttl_secs: 600,
+        max_downloads: options.maxDownloads ?? 1
+      })
+    })
+    if (created.status !== 201)
+      return yield* Effect.dieMessage(`relay create: ${created.status} ${created.text}`)
+    const slot = created.json as { relay_id: string; upload_token: string; download_token: string }
+    if (options.upload) {
+      const uploaded = yield* send(`/relay/${slot.relay_id}`, {
+        method: "PUT",
+        headers: { "relay-token": slot.upload_token, "content-type": "application/octet-stream" },
+        body: relayBytes
+      })
+      if (uploaded.status !== 200) {
+        return yield* Effect.dieMessage(`relay upload: ${uploaded.status} ${uploaded.text}`)
+      }
+    }
+    return slot
+  })
+
+export type RelaySlotHandle = Effect.Effect.Success<ReturnType<typeof relaySlot>>
 
 // ---------------------------------------------------------------------------------------------
 // Fixture
@@ -170,6 +213,8 @@ const criteria = { format: "plain_text", body: "check the output" } as const
  * and reviewer take part; `exec` (execute, held 100) with review `rev` (held 20) in review session
  * `review`; `spare` (execute, no hold) and `spareReview` (review of `exec`, in no session) are free.
  * `stranger` is registered and sees none of it; `leaver` deregistered (its token is revoked).
+ * Relay: `relayCreated` awaits its upload, `relayUploaded` holds `relayBytes` for one download,
+ * `relayOther` is another uploaded slot (its tokens are the wrong ones for the first two).
  */
 export const setupFixture = Effect.gen(function* () {
   const credentials = yield* FiberRef.get(fixtureCredentials)
@@ -227,11 +272,17 @@ export const setupFixture = Effect.gen(function* () {
       criteria
     }
   })
+  const relayCreated = yield* relaySlot({ upload: false })
+  const relayUploaded = yield* relaySlot({ upload: true })
+  const relayOther = yield* relaySlot({ upload: true })
   return {
     buyer,
     executor,
     reviewer,
     stranger,
+    relayCreated,
+    relayUploaded,
+    relayOther,
     leaverToken: leaver.token ?? "",
     /** The deregistered leaver's key (key-bound fixture). */
     leaverKey: "key" in leaver ? Option.some(leaver.key) : Option.none<KeyPair>(),
@@ -263,8 +314,12 @@ export interface EndpointCall {
   readonly params?: (f: Fixture) => Record<string, string>
   /** A query string, with its `?`. */
   readonly query?: string
-  /** A valid body (endpoints with a payload). */
+  /** A valid body (endpoints with a JSON payload). */
   readonly body?: (f: Fixture) => unknown
+  /** A valid raw body, sent as `application/octet-stream` (the relay upload). */
+  readonly raw?: (f: Fixture) => Uint8Array
+  /** Headers the call needs besides a bearer token (a relay slot's `Relay-Token`). */
+  readonly headers?: (f: Fixture) => Record<string, string>
   /** Brings the fixture into the state where the call succeeds. */
   readonly prepare?: (f: Fixture) => Effect.Effect<unknown, unknown>
   /** The answer to the right credential: a status, and the error `_tag` when it is not a 2xx. */
@@ -451,7 +506,32 @@ export const calls: Record<string, EndpointCall> = {
   "admin.task": { as: "operator", params: (f) => ({ task_id: f.task.task_id }), success: ok },
   "admin.ledger": { as: "operator", success: ok },
   "admin.audit": { as: "operator", success: ok },
-  "admin.agentLedger": { as: "operator", params: (f) => ({ agent_id: f.buyer.id }), success: ok }
+  "admin.agentLedger": { as: "operator", params: (f) => ({ agent_id: f.buyer.id }), success: ok },
+  // The relay takes no bearer token: creating a slot is open, the slot operations take its own token.
+  "relay.create": {
+    as: "anonymous",
+    body: () => ({ size_bytes: 1024, ttl_secs: 600, max_downloads: 2 }),
+    success: created
+  },
+  "relay.upload": {
+    as: "anonymous",
+    params: (f) => ({ relay_id: f.relayCreated.relay_id }),
+    headers: (f) => ({ "relay-token": f.relayCreated.upload_token }),
+    raw: () => relayBytes,
+    success: ok
+  },
+  "relay.download": {
+    as: "anonymous",
+    params: (f) => ({ relay_id: f.relayUploaded.relay_id }),
+    headers: (f) => ({ "relay-token": f.relayUploaded.download_token }),
+    success: ok
+  },
+  "relay.delete": {
+    as: "anonymous",
+    params: (f) => ({ relay_id: f.relayUploaded.relay_id }),
+    headers: (f) => ({ "relay-token": f.relayUploaded.upload_token }),
+    success: ok
+  }
 }
 
 /** The edge suites' server: the defaults plus an admin token, so the admin endpoints can be called. */
@@ -473,6 +553,31 @@ const agentState = (p: Principal) =>
       ledger: yield* c.settlement.ledger({ urlParams: {} }),
       tasks: yield* c.tasks.list({ urlParams: {} }),
       assignments: yield* c.agents.assignments({ path: { agent_id: p.id }, urlParams: {} })
+    }
+  })
+
+/**
+ * The relay as the store holds it: the fixture's slots (status, downloads, whether they have bytes)
+ * and the bytes of every usable slot together (a slot created by a refused request would add to them).
+ */
+export const relayState = (f: Fixture) =>
+  Effect.gen(function* () {
+    const repo = yield* RelayRepo
+    const now = yield* Clock.currentTimeMillis
+    const slot = (id: string) =>
+      Effect.map(
+        repo.get(id),
+        Option.map((row) => ({
+          status: row.status,
+          downloads: row.download_count,
+          bytes: row.blob_key !== null
+        }))
+      )
+    return {
+      created: yield* slot(f.relayCreated.relay_id),
+      uploaded: yield* slot(f.relayUploaded.relay_id),
+      other: yield* slot(f.relayOther.relay_id),
+      activeBytes: yield* repo.activeBytes(now)
     }
   })
 
@@ -507,6 +612,7 @@ export const snapshot = (f: Fixture, options: { readonly withStranger: boolean }
       }),
       review: yield* buyer.reviews.get({ path: { review_id: f.review.review_id } }),
       reviews: yield* buyer.reviews.byAssignment({ path: { assignment_id: f.exec.assignment_id } }),
+      relay: yield* relayState(f),
       audit: options.withStranger ? audit : { ok: audit.ok, problems: audit.problems }
     }
   })
