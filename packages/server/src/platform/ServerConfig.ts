@@ -61,10 +61,11 @@ export interface ServerConfigShape {
   readonly version: string
 }
 
+/** A positive integer variable. Validated before the default applies, so an error names the variable. */
 const positiveInt = (name: string, fallback: number) =>
   Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
   )
 
 const relayLimits = Effect.gen(function* () {
