@@ -18,6 +18,9 @@ import { IdentityLive } from "./identity/Identity"
 import { NonceRepoMemory } from "./identity/NonceRepoMemory"
 import { SignaturesLive } from "./identity/Signatures"
 import { TokenRepoMemory } from "./identity/TokenRepoMemory"
+import { Metrics } from "./metrics/Metrics"
+import { MetricsRouteLive, requestMetrics } from "./metrics/MetricsHttp"
+import { MetricsRepoMemory } from "./metrics/MetricsRepoMemory"
 import { MemoryDb } from "./platform/MemoryDb"
 import { SecureRandom } from "./platform/SecureRandom"
 import { ServerConfig } from "./platform/ServerConfig"
@@ -54,7 +57,8 @@ export const StoreMemoryLive = Layer.mergeAll(
   RelayRepoMemory,
   BlobStoreMemory,
   InviteRepoMemory,
-  AdminRepoMemory
+  AdminRepoMemory,
+  MetricsRepoMemory
 ).pipe(Layer.provide(MemoryDb.layer))
 
 const IdempotencyLive = Layer.unwrapEffect(
@@ -94,26 +98,34 @@ export const ApiLive = HttpApiBuilder.api(MarketplaceApi).pipe(
   Layer.provide(AdminAuthenticationLive)
 )
 
-/** Serving: the JSON API, `/openapi.json`, `/docs`, and the request guard at the edge. */
+/** Serving: the JSON API, `/openapi.json`, `/docs`, `/metrics`, and the request guard at the edge. */
 export const HttpLive = Layer.unwrapEffect(
   Effect.map(ServerConfig, (config) =>
     HttpApiBuilder.serve().pipe(
-      // The access log wraps the guard, so it sees the final status of every request, rejections included.
+      // The access log and the request metrics wrap the guard, so they see the final status of every
+      // request, rejections included.
       Layer.provide(
         HttpApiBuilder.middleware(
           Effect.map(
-            accessLog({ enabled: config.accessLog, trustProxy: config.trustProxy }),
-            (log) => (app: HttpApp.Default) =>
-              log(
-                requestGuard({
-                  maxJsonBodyBytes: config.maxJsonBodyBytes,
-                  maxRelayBlobBytes: config.relay.maxBlobBytes
-                })(app)
-              )
+            Effect.zip(
+              accessLog({ enabled: config.accessLog, trustProxy: config.trustProxy }),
+              requestMetrics
+            ),
+            ([log, metered]) =>
+              (app: HttpApp.Default) =>
+                log(
+                  metered(
+                    requestGuard({
+                      maxJsonBodyBytes: config.maxJsonBodyBytes,
+                      maxRelayBlobBytes: config.relay.maxBlobBytes
+                    })(app)
+                  )
+                )
           )
         )
       ),
       Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+      Layer.provide(MetricsRouteLive),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }))
     )
   )
@@ -130,6 +142,7 @@ export const AppLive = <E, R>(store: Layer.Layer<StoreServices, E, R>) =>
     Layer.provideMerge(RelaySweeperLive),
     Layer.provideMerge(ServicesLive),
     Layer.provideMerge(store),
+    Layer.provideMerge(Metrics.layer),
     Layer.provideMerge(SecureRandom.layer)
   )
 

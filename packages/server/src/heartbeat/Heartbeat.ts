@@ -3,6 +3,7 @@ import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { Clock, Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
 import { Idempotency } from "../idempotency/Idempotency"
 import { NonceRepo } from "../identity/NonceRepo"
+import { Metrics } from "../metrics/Metrics"
 import { ServerConfig } from "../platform/ServerConfig"
 import { Store } from "../platform/Store"
 import { TaskRepo } from "../tasks/TaskRepo"
@@ -123,6 +124,7 @@ export const SweeperLive = Layer.scoped(
   Sweeper,
   Effect.gen(function* () {
     const heartbeat = yield* Heartbeat
+    const metrics = yield* Metrics
     const config = yield* ServerConfig
     const start = yield* Clock.currentTimeMillis
     const interval = config.sweepIntervalMs
@@ -134,7 +136,10 @@ export const SweeperLive = Layer.scoped(
       const due = yield* SubscriptionRef.get(nextDue)
       const now = yield* Clock.currentTimeMillis
       if (due > now) yield* Effect.sleep(due - now)
-      yield* heartbeat.sweep.pipe(Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause)))
+      yield* heartbeat.sweep.pipe(
+        metrics.timeSweep("heartbeat"),
+        Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause))
+      )
       const after = yield* Clock.currentTimeMillis
       yield* SubscriptionRef.set(nextDue, Math.max(due + interval, after))
     }).pipe(Effect.forever, Effect.forkScoped)

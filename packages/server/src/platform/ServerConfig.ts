@@ -57,6 +57,8 @@ export interface ServerConfigShape {
   readonly idempotencyRetentionMs: number
   readonly maxJsonBodyBytes: number
   readonly accessLog: boolean
+  /** `AGENT_MARKETPLACE_METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token (design/metrics.md). */
+  readonly metricsToken: Option.Option<Redacted.Redacted>
   readonly relay: RelayLimits
   readonly version: string
 }
@@ -214,6 +216,9 @@ export const serverConfig = Effect.gen(function* () {
     ),
     maxJsonBodyBytes: yield* positiveInt("AGENT_MARKETPLACE_MAX_JSON_BODY_BYTES", 64 * 1024),
     accessLog: yield* Config.boolean("AGENT_MARKETPLACE_ACCESS_LOG").pipe(Config.withDefault(false)),
+    metricsToken: yield* Config.option(Config.redacted("AGENT_MARKETPLACE_METRICS_TOKEN")).pipe(
+      Effect.map(Option.filter((t) => Redacted.value(t).length > 0))
+    ),
     relay: yield* relayLimits,
     version: "0.1.0"
   } satisfies ServerConfigShape
@@ -243,6 +248,7 @@ export class ServerConfig extends Context.Tag("ServerConfig")<ServerConfig, Serv
       idempotencyRetentionMs: 24 * 3600 * 1000,
       maxJsonBodyBytes: 64 * 1024,
       accessLog: false,
+      metricsToken: Option.none(),
       relay: defaultRelayLimits,
       version: "0.1.0",
       ...overrides

@@ -10,6 +10,7 @@ import { LivenessRepoSql } from "../heartbeat/LivenessRepoSql"
 import { IdempotencyRepoSql } from "../idempotency/IdempotencyRepoSql"
 import { NonceRepoSql } from "../identity/NonceRepoSql"
 import { TokenRepoSql } from "../identity/TokenRepoSql"
+import { MetricsRepoSql } from "../metrics/MetricsRepoSql"
 import { AgentRepoSql } from "../registry/AgentRepoSql"
 import { BlobStoreDisk } from "../relay/BlobStoreDisk"
 import { BlobStorePostgres } from "../relay/BlobStorePostgres"
@@ -33,7 +34,8 @@ export const StoreSqlLive = Layer.mergeAll(
   IdempotencyRepoSql,
   RelayRepoSql,
   InviteRepoSql,
-  AdminRepoSql
+  AdminRepoSql,
+  MetricsRepoSql
 ).pipe(Layer.provide(MigrationsLive))
 
 /** The SQLite database file of the embedded default. */

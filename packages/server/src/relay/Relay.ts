@@ -11,6 +11,7 @@ import {
 } from "@agent-marketplace/domain/relay/Relay"
 import { InputInvalidError, PayloadTooLargeError } from "@agent-marketplace/domain/shared/Errors"
 import { Chunk, Clock, Context, Effect, Exit, Layer, Option, Redacted, Stream, SubscriptionRef } from "effect"
+import { Metrics } from "../metrics/Metrics"
 import { hexToBase64Url, keyedHashHex, SecureRandom, secretsEqual, sha256Hex } from "../platform/SecureRandom"
 import { ServerConfig } from "../platform/ServerConfig"
 import { Store } from "../platform/Store"
@@ -567,6 +568,7 @@ export const RelaySweeperLive = Layer.scoped(
   RelaySweeper,
   Effect.gen(function* () {
     const relay = yield* Relay
+    const metrics = yield* Metrics
     const config = yield* ServerConfig
     const interval = config.relay.sweepIntervalMs
     const start = yield* Clock.currentTimeMillis
@@ -577,7 +579,10 @@ export const RelaySweeperLive = Layer.scoped(
       const due = yield* SubscriptionRef.get(nextDue)
       const now = yield* Clock.currentTimeMillis
       if (due > now) yield* Effect.sleep(due - now)
-      yield* relay.sweep.pipe(Effect.catchAllCause((cause) => Effect.logError("relay sweep failed", cause)))
+      yield* relay.sweep.pipe(
+        metrics.timeSweep("relay"),
+        Effect.catchAllCause((cause) => Effect.logError("relay sweep failed", cause))
+      )
       const after = yield* Clock.currentTimeMillis
       yield* SubscriptionRef.set(nextDue, Math.max(due + interval, after))
     }).pipe(Effect.forever, Effect.forkScoped)
