@@ -16,7 +16,7 @@ const handlers = Effect.promise(() => import("./HandoffHandlers"))
 export const sendConfig = {
   file: Options.text("file").pipe(
     Options.withDescription(
-      "The file to hand off (up to the relay's limit, 50 MiB by default, after encryption)"
+      "The file to hand off (up to 50 MiB with the relay's default limit)"
     )
   ),
   ttlSecs: ttlSecsOption,

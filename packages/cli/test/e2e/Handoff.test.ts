@@ -3,15 +3,16 @@ import { createHash, randomBytes } from "node:crypto"
 import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
+import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { tempDir } from "../support/Cli"
 import { cleanEnv, cliBin, ensureBuilt, root, type StartedServer, startServer } from "../support/Processes"
 
 /**
- * `handoff send` → envelope → `handoff receive` with the built CLI against the built server, on the
- * memory store and on SQLite (blobs on disk): a 50 MiB random file arrives byte for byte, through
- * bounded memory. The relay's blob limit is 50 MiB of *ciphertext* and age adds a header and 16 bytes
- * per 64 KiB, so these servers allow 51 MiB; with the default limit a 50 MiB file is refused.
+ * `handoff send` → envelope → `handoff receive` with the built CLI against the built server with its
+ * default limits, on the memory store, SQLite (blobs on disk) and Postgres (blobs in chunk rows): a
+ * 50 MiB random file arrives byte for byte, through bounded memory. The default blob limit is the age
+ * ciphertext of a 50 MiB file (50 MiB + 64 KiB); a file one chunk larger is refused.
  */
 
 const MiB = 1024 * 1024
@@ -78,18 +79,48 @@ beforeAll(() => {
   fileSha256 = createHash("sha256").update(bytes).digest("hex")
 }, 120_000)
 
-const stores: ReadonlyArray<readonly [string, () => Record<string, string>]> = [
-  ["memory", () => ({})],
-  ["sqlite", () => ({ AGENT_MARKETPLACE_STORE: "sqlite", AGENT_MARKETPLACE_DATA_DIR: tempDir("am-data-") })]
+const testDatabaseUrl =
+  process.env.AGENT_MARKETPLACE_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const schemas: Array<string> = []
+
+/** A fresh Postgres schema for one server (dropped after the suite). */
+const postgresEnv = async (): Promise<Record<string, string>> => {
+  const schema = `e2e_handoff_${randomBytes(5).toString("hex")}`
+  const client = new pg.Client({ connectionString: testDatabaseUrl })
+  await client.connect()
+  await client.query(`CREATE SCHEMA ${schema}`)
+  await client.end()
+  schemas.push(schema)
+  const url = new URL(testDatabaseUrl)
+  url.searchParams.set("options", `-c search_path=${schema}`)
+  return {
+    AGENT_MARKETPLACE_STORE: "postgres",
+    AGENT_MARKETPLACE_DATABASE_URL: url.toString(),
+    AGENT_MARKETPLACE_DATA_DIR: tempDir("am-data-")
+  }
+}
+
+afterAll(async () => {
+  if (schemas.length === 0) return
+  const client = new pg.Client({ connectionString: testDatabaseUrl })
+  await client.connect()
+  for (const schema of schemas) await client.query(`DROP SCHEMA ${schema} CASCADE`)
+  await client.end()
+})
+
+const stores: ReadonlyArray<readonly [string, () => Promise<Record<string, string>>]> = [
+  ["memory", async () => ({})],
+  [
+    "sqlite",
+    async () => ({ AGENT_MARKETPLACE_STORE: "sqlite", AGENT_MARKETPLACE_DATA_DIR: tempDir("am-data-") })
+  ],
+  ...(process.env.AGENT_MARKETPLACE_TEST_POSTGRES === "skip" ? [] : [["postgres", postgresEnv] as const])
 ]
 
 describe.each(stores)("handoff of a 50 MiB file through the built server (%s store)", (store, env) => {
   let server: StartedServer
   beforeAll(async () => {
-    server = await startServer({
-      ...env(),
-      AGENT_MARKETPLACE_RELAY_MAX_BLOB_BYTES: String(51 * MiB)
-    })
+    server = await startServer(await env())
   }, 60_000)
   afterAll(() => server?.stop())
 
@@ -173,8 +204,10 @@ describe("the default relay limit", () => {
   }, 60_000)
   afterAll(() => server?.stop())
 
-  it("refuses a 50 MiB file (its ciphertext is larger than 50 MiB) with exit 1 and says why", async () => {
-    const sent = await runCli(["handoff", "send", "--server", server.url, "--file", file])
+  it("refuses a file one 64 KiB chunk over 50 MiB (its ciphertext is over the limit) with exit 1 and says why", async () => {
+    const larger = join(dir, "larger.bin")
+    writeFileSync(larger, randomBytes(FILE_SIZE + 64 * 1024))
+    const sent = await runCli(["handoff", "send", "--server", server.url, "--file", larger])
     expect(sent.code).toBe(1)
     expect(sent.stdout).toBe("")
     expect(sent.stderr).toContain("encrypts to")

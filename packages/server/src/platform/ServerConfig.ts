@@ -7,7 +7,10 @@ export type RegistrationMode = "open" | "token" | "invite" | "approval"
 
 /** The relay's limits (relay-and-handoff.md), one environment variable each. */
 export interface RelayLimits {
-  /** Largest slot, in bytes (`AGENT_MARKETPLACE_RELAY_MAX_BLOB_BYTES`, 50 MiB). */
+  /**
+   * Largest slot, in bytes (`AGENT_MARKETPLACE_RELAY_MAX_BLOB_BYTES`, 50 MiB + 64 KiB): the age
+   * ciphertext of a 50 MiB file (age adds a header and 16 bytes per 64 KiB chunk, ≈ 13 KB for 50 MiB).
+   */
   readonly maxBlobBytes: number
   /** TTL when the request names none (`AGENT_MARKETPLACE_RELAY_DEFAULT_TTL_SECS`, 1 h). */
   readonly defaultTtlSecs: number
@@ -28,7 +31,7 @@ export interface RelayLimits {
 }
 
 export const defaultRelayLimits: RelayLimits = {
-  maxBlobBytes: 50 * 1024 * 1024,
+  maxBlobBytes: 50 * 1024 * 1024 + 64 * 1024,
   defaultTtlSecs: 3600,
   maxTtlSecs: 24 * 3600,
   defaultDownloads: 3,

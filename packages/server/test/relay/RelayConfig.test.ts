@@ -14,7 +14,7 @@ describe("relay configuration", () => {
   it.effect("defaults to the spec's limits; one variable each", () =>
     Effect.gen(function* () {
       expect(yield* read({})).toEqual({
-        maxBlobBytes: 50 * 1024 * 1024,
+        maxBlobBytes: 50 * 1024 * 1024 + 64 * 1024,
         defaultTtlSecs: 3600,
         maxTtlSecs: 86_400,
         defaultDownloads: 3,
