@@ -15,9 +15,7 @@ const handlers = Effect.promise(() => import("./HandoffHandlers"))
 
 export const sendConfig = {
   file: Options.text("file").pipe(
-    Options.withDescription(
-      "The file to hand off (up to 50 MiB with the relay's default limit)"
-    )
+    Options.withDescription("The file to hand off (up to 50 MiB with the relay's default limit)")
   ),
   ttlSecs: ttlSecsOption,
   maxDownloads: maxDownloadsOption,

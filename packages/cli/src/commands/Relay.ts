@@ -31,7 +31,9 @@ const ID_EXAMPLE = "relay_AAAAAAAAAAAAAAAAAAAAAA"
 
 export const relayCreateConfig = {
   sizeBytes: Options.integer("size-bytes").pipe(
-    Options.withDescription("Exact size of the blob you will upload, in bytes (1 .. 50 MiB + 64 KiB by default)")
+    Options.withDescription(
+      "Exact size of the blob you will upload, in bytes (1 .. 50 MiB + 64 KiB by default)"
+    )
   ),
   ttlSecs: ttlSecsOption,
   maxDownloads: maxDownloadsOption
