@@ -1,11 +1,12 @@
 import type { HeartbeatResponse } from "@agent-marketplace/domain/heartbeat/Heartbeat"
 import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
-import { Clock, Context, Effect, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { Idempotency } from "../idempotency/Idempotency"
 import { NonceRepo } from "../identity/NonceRepo"
 import { Metrics } from "../metrics/Metrics"
 import { ServerConfig } from "../platform/ServerConfig"
 import { Store } from "../platform/Store"
+import { fixedTicks } from "../platform/Ticker"
 import { TaskRepo } from "../tasks/TaskRepo"
 import { Tasks } from "../tasks/Tasks"
 import { LivenessRepo } from "./LivenessRepo"
@@ -126,31 +127,12 @@ export const SweeperLive = Layer.scoped(
     const heartbeat = yield* Heartbeat
     const metrics = yield* Metrics
     const config = yield* ServerConfig
-    const start = yield* Clock.currentTimeMillis
-    const interval = config.sweepIntervalMs
-    const nextDue = yield* SubscriptionRef.make(start + interval)
-    // Sweeps are due at fixed ticks (start + k·interval). A sweep that ends after the next tick has
-    // passed is followed at once by one more, so after any pause (a slow database, a TestClock jump)
-    // the last sweep has seen the current instant; missed ticks are not replayed one by one.
-    yield* Effect.gen(function* () {
-      const due = yield* SubscriptionRef.get(nextDue)
-      const now = yield* Clock.currentTimeMillis
-      if (due > now) yield* Effect.sleep(due - now)
-      yield* heartbeat.sweep.pipe(
+    return yield* fixedTicks(
+      heartbeat.sweep.pipe(
         metrics.timeSweep("heartbeat"),
         Effect.catchAllCause((cause) => Effect.logError("sweep failed", cause))
-      )
-      const after = yield* Clock.currentTimeMillis
-      yield* SubscriptionRef.set(nextDue, Math.max(due + interval, after))
-    }).pipe(Effect.forever, Effect.forkScoped)
-    return {
-      idle: Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        nextDue.changes.pipe(
-          Stream.filter((due) => due > now),
-          Stream.take(1),
-          Stream.runDrain
-        )
-      )
-    }
+      ),
+      config.sweepIntervalMs
+    )
   })
 )

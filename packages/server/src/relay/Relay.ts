@@ -10,11 +10,12 @@ import {
   RelayStorageFullError
 } from "@agent-marketplace/domain/relay/Relay"
 import { InputInvalidError, PayloadTooLargeError } from "@agent-marketplace/domain/shared/Errors"
-import { Chunk, Clock, Context, Effect, Exit, Layer, Option, Redacted, Stream, SubscriptionRef } from "effect"
+import { Chunk, Clock, Context, Effect, Exit, Layer, Option, Redacted, Stream } from "effect"
 import { Metrics } from "../metrics/Metrics"
 import { hexToBase64Url, keyedHashHex, SecureRandom, secretsEqual, sha256Hex } from "../platform/SecureRandom"
 import { ServerConfig } from "../platform/ServerConfig"
 import { Store } from "../platform/Store"
+import { fixedTicks } from "../platform/Ticker"
 import { iso } from "../platform/Wire"
 import { BlobStore } from "./BlobStore"
 import { finalStatuses, RelayRepo, type RelayRow, usableStatuses } from "./RelayRepo"
@@ -570,30 +571,12 @@ export const RelaySweeperLive = Layer.scoped(
     const relay = yield* Relay
     const metrics = yield* Metrics
     const config = yield* ServerConfig
-    const interval = config.relay.sweepIntervalMs
-    const start = yield* Clock.currentTimeMillis
-    const nextDue = yield* SubscriptionRef.make(start + interval)
-    // As the liveness sweeper: fixed ticks, and one catch-up sweep at once when a sweep ended after
-    // the next tick, so after any pause the last sweep has seen the current instant.
-    yield* Effect.gen(function* () {
-      const due = yield* SubscriptionRef.get(nextDue)
-      const now = yield* Clock.currentTimeMillis
-      if (due > now) yield* Effect.sleep(due - now)
-      yield* relay.sweep.pipe(
+    return yield* fixedTicks(
+      relay.sweep.pipe(
         metrics.timeSweep("relay"),
         Effect.catchAllCause((cause) => Effect.logError("relay sweep failed", cause))
-      )
-      const after = yield* Clock.currentTimeMillis
-      yield* SubscriptionRef.set(nextDue, Math.max(due + interval, after))
-    }).pipe(Effect.forever, Effect.forkScoped)
-    return {
-      idle: Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        nextDue.changes.pipe(
-          Stream.filter((due) => due > now),
-          Stream.take(1),
-          Stream.runDrain
-        )
-      )
-    }
+      ),
+      config.relay.sweepIntervalMs
+    )
   })
 )
