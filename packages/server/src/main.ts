@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http"
+import { HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { ServerConfig, type ServerConfigShape } from "./platform/ServerConfig"
@@ -84,5 +85,7 @@ Layer.launch(MainLive).pipe(
     })
   ),
   Effect.provide(LoggingLive),
+  Effect.withTracerEnabled(false),
+  HttpMiddleware.withTracerDisabledWhenEffect(() => true),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )
