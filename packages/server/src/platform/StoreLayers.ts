@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
+import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer, type Redacted } from "effect"
+import { Context, Effect, Layer, type Redacted } from "effect"
 import { AdminRepoSql } from "../admin/AdminRepoSql"
 import { InviteRepoSql } from "../admin/InviteRepoSql"
 import { LivenessRepoSql } from "../heartbeat/LivenessRepoSql"
@@ -63,12 +64,21 @@ const sqliteBlobStore = (filename: string, blobDir: string | undefined) =>
           )
         )
 
-/** SQLite (better-sqlite3, WAL): one connection, so transactions are serialised in-process. */
+/**
+ * SQLite (better-sqlite3, WAL): one connection, so transactions are serialised in-process.
+ *
+ * `synchronous = NORMAL`: in WAL mode a commit then writes the WAL without waiting for fsync (the WAL
+ * is synced at checkpoints). A committed transaction survives the process being killed (`kill -9`:
+ * the WAL is in the OS page cache); only an operating-system crash or power loss can drop the last
+ * commits, never corrupt the file. `FULL` (the default) paid one fsync per commit on the event loop.
+ */
 export const SqliteClientLive = (filename: string) =>
   Layer.unwrapEffect(
     Effect.sync(() => {
       if (filename !== ":memory:") mkdirSync(join(filename, ".."), { recursive: true })
-      return SqliteClient.layer({ filename })
+      return SqliteClient.layer({ filename }).pipe(
+        Layer.tap((context) => Context.get(context, SqlClient.SqlClient)`PRAGMA synchronous = NORMAL`)
+      )
     })
   )
 
