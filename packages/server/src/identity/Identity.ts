@@ -2,7 +2,6 @@ import { AuthenticationFailedError } from "@agent-marketplace/domain/shared/Erro
 import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { SecureRandom, sha256Hex } from "../platform/SecureRandom"
-import { AgentRepo } from "../registry/AgentRepo"
 import { TokenRepo } from "./TokenRepo"
 
 export const TOKEN_PREFIX = "agent-token-"
@@ -29,36 +28,36 @@ export const IdentityLive = Layer.effect(
   Identity,
   Effect.gen(function* () {
     const tokens = yield* TokenRepo
-    const agents = yield* AgentRepo
     const random = yield* SecureRandom
     const fail = (message: string) => Effect.fail(new AuthenticationFailedError({ message }))
     return {
-      authenticate: (token, options) =>
-        Effect.gen(function* () {
-          if (token.length === 0)
-            return yield* fail("missing credential: send Authorization: Bearer <agent token>")
-          if (!token.startsWith(TOKEN_PREFIX) || token.length > 200)
-            return yield* fail("invalid or revoked agent token")
-          const agentId = yield* tokens.findActive(sha256Hex(token))
-          if (Option.isNone(agentId)) return yield* fail("invalid or revoked agent token")
-          const agent = yield* agents.get(agentId.value)
-          if (Option.isNone(agent)) return yield* fail(`agent ${agentId.value} is not active`)
-          const lifecycle = agent.value.lifecycle
+      // Plain checks and one repository read (token and holder together): this runs on every
+      // authenticated request, never from a cache.
+      authenticate: (token, options) => {
+        if (token.length === 0) return fail("missing credential: send Authorization: Bearer <agent token>")
+        if (!token.startsWith(TOKEN_PREFIX) || token.length > 200)
+          return fail("invalid or revoked agent token")
+        return Effect.flatMap(tokens.findActiveHolder(sha256Hex(token)), (found) => {
+          if (Option.isNone(found)) return fail("invalid or revoked agent token")
+          const { agent, agent_id } = found.value
+          if (agent === null) return fail(`agent ${agent_id} is not active`)
+          const lifecycle = agent.lifecycle
           if (lifecycle === "pending" && options?.allowPending !== true) {
-            return yield* fail(
-              `agent ${agentId.value} is pending operator approval: until then its token is accepted only on its own /agents/* endpoints (heartbeat, whoami, capabilities, rotate-token, deregister)`
+            return fail(
+              `agent ${agent_id} is pending operator approval: until then its token is accepted only on its own /agents/* endpoints (heartbeat, whoami, capabilities, rotate-token, deregister)`
             )
           }
           if (lifecycle !== "registered" && lifecycle !== "pending") {
-            return yield* fail(`agent ${agentId.value} is not active (${lifecycle})`)
+            return fail(`agent ${agent_id} is not active (${lifecycle})`)
           }
-          if (agent.value.public_key !== null && !agent.value.allow_bearer) {
-            return yield* fail(
-              `agent ${agentId.value} is key-bound: sign the request with its key (bearer tokens are disabled for it)`
+          if (agent.public_key !== null && !agent.allow_bearer) {
+            return fail(
+              `agent ${agent_id} is key-bound: sign the request with its key (bearer tokens are disabled for it)`
             )
           }
-          return agentId.value
-        }),
+          return Effect.succeed(agent_id)
+        })
+      },
       issue: (agentId) =>
         Effect.gen(function* () {
           const token = `${TOKEN_PREFIX}${yield* random.hex(32)}`

@@ -25,6 +25,23 @@ export const TokenRepoMemory = Layer.effect(
           const row = tables.tokens.get(hash)
           return row !== undefined && row.revoked_at === null ? Option.some(row.agent_id) : Option.none()
         }),
+      findActiveHolder: (hash) =>
+        Effect.sync(() => {
+          const row = tables.tokens.get(hash)
+          if (row === undefined || row.revoked_at !== null) return Option.none()
+          const agent = tables.agents.get(row.agent_id)
+          return Option.some({
+            agent_id: row.agent_id,
+            agent:
+              agent === undefined
+                ? null
+                : {
+                    lifecycle: agent.lifecycle,
+                    public_key: agent.public_key,
+                    allow_bearer: agent.allow_bearer
+                  }
+          })
+        }),
       revoke,
       revokeAll: (agentId, at) =>
         Effect.forEach(tables.tokensByAgent.get(agentId) ?? [], (hash) => revoke(hash, at), { discard: true })

@@ -1,8 +1,16 @@
+import { Lifecycle } from "@agent-marketplace/domain/registry/Agent"
 import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
-import { decodeRows } from "../platform/Sql"
+import { decodeRows, SqlBool } from "../platform/Sql"
 import { TokenRepo } from "./TokenRepo"
+
+const HolderSqlRow = Schema.Struct({
+  agent_id: AgentId,
+  lifecycle: Schema.NullOr(Lifecycle),
+  public_key: Schema.NullOr(Schema.String),
+  allow_bearer: Schema.NullOr(SqlBool)
+})
 
 /**
  * Bearer tokens over `SqlClient`: only the SHA-256 hex hash is stored. Inserting a hash that exists
@@ -25,6 +33,26 @@ export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = 
         sql`SELECT agent_id FROM tokens WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`.pipe(
           decodeRows(Schema.Struct({ agent_id: AgentId })),
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => r.agent_id)),
+          Effect.orDie
+        ),
+      findActiveHolder: (tokenHash) =>
+        sql`SELECT t.agent_id, a.lifecycle, a.public_key, a.allow_bearer
+            FROM tokens t LEFT JOIN agents a ON a.agent_id = t.agent_id
+            WHERE t.token_hash = ${tokenHash} AND t.revoked_at IS NULL`.pipe(
+          decodeRows(HolderSqlRow),
+          Effect.map((rows) =>
+            Option.map(Option.fromNullable(rows[0]), (r) => ({
+              agent_id: r.agent_id,
+              agent:
+                r.lifecycle === null
+                  ? null
+                  : {
+                      lifecycle: r.lifecycle,
+                      public_key: r.public_key,
+                      allow_bearer: r.allow_bearer === true
+                    }
+            }))
+          ),
           Effect.orDie
         ),
       revoke: (tokenHash, at) =>

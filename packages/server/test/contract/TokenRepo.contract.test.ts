@@ -4,6 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { TokenRepo } from "../../src/identity/TokenRepo"
 import { Store } from "../../src/platform/Store"
+import { AgentRepo } from "../../src/registry/AgentRepo"
 import { storeCases } from "../support/Stores"
 
 const hashOf = (token: string) => createHash("sha256").update(token).digest("hex")
@@ -26,6 +27,60 @@ describe.each(storeCases)("TokenRepo contract ($name)", (storeCase) => {
         // Only the hash is a key: the token itself finds nothing.
         expect(yield* repo.findActive("t1")).toEqual(Option.none())
       })
+    )
+  )
+
+  it.effect("findActiveHolder reads the token with its agent's lifecycle and key binding", () =>
+    Effect.provide(
+      Effect.gen(function* () {
+        const repo = yield* TokenRepo
+        const agents = yield* AgentRepo
+        const row = {
+          seq: 0,
+          name: null,
+          endpoint: null,
+          metadata: {},
+          capabilities: [],
+          created_at: 1_000,
+          updated_at: 1_000
+        }
+        yield* agents.put({
+          ...row,
+          agent_id: alpha,
+          lifecycle: "registered",
+          public_key: null,
+          allow_bearer: false
+        })
+        yield* agents.put({
+          ...row,
+          agent_id: beta,
+          lifecycle: "pending",
+          public_key: "k-beta",
+          allow_bearer: true
+        })
+        yield* repo.insert({ token_hash: hashOf("a"), agent_id: alpha, created_at: 1_000 })
+        yield* repo.insert({ token_hash: hashOf("b"), agent_id: beta, created_at: 1_000 })
+        yield* repo.insert({ token_hash: hashOf("g"), agent_id: AgentId.make("ghost"), created_at: 1_000 })
+        expect(yield* repo.findActiveHolder(hashOf("a"))).toEqual(
+          Option.some({
+            agent_id: "alpha",
+            agent: { lifecycle: "registered", public_key: null, allow_bearer: false }
+          })
+        )
+        expect(yield* repo.findActiveHolder(hashOf("b"))).toEqual(
+          Option.some({
+            agent_id: "beta",
+            agent: { lifecycle: "pending", public_key: "k-beta", allow_bearer: true }
+          })
+        )
+        expect(yield* repo.findActiveHolder(hashOf("g"))).toEqual(
+          Option.some({ agent_id: "ghost", agent: null })
+        )
+        expect(yield* repo.findActiveHolder(hashOf("unknown"))).toEqual(Option.none())
+        yield* repo.revoke(hashOf("a"), 2_000)
+        expect(yield* repo.findActiveHolder(hashOf("a"))).toEqual(Option.none())
+      }),
+      storeCase.layer()
     )
   )
 
