@@ -49,7 +49,8 @@ export const StoreMemoryLive = Layer.mergeAll(
   AgentRepoMemory,
   TokenRepoMemory,
   NonceRepoMemory,
-  LivenessRepoMemory,
+  // Its `touch` takes the store's transaction (the same `Store.layerMemory`, built once per build).
+  LivenessRepoMemory.pipe(Layer.provide(Store.layerMemory)),
   TaskRepoMemory,
   ReviewRepoMemory,
   LedgerRepoMemory,

@@ -48,24 +48,42 @@ export const HeartbeatLive = Layer.effect(
       busyCutoff: now - config.busyTimeoutMs
     })
 
-    return {
-      beat: (caller, busy) =>
-        store.transaction(
-          Effect.gen(function* () {
-            const now = yield* Clock.currentTimeMillis
-            const previous = yield* liveness.get(caller)
-            const outcome = Option.match(previous, {
-              onNone: () => "first_seen" as const,
-              onSome: (p) => (p.alive ? ("updated" as const) : ("recovered" as const))
-            })
-            yield* liveness.put({ agent_id: caller, alive: true, busy, last_heartbeat_at: now })
-            const effectivelyBusy = busy || (yield* taskRepo.loadOf(caller)) > 0
-            return {
-              agent_id: caller,
-              outcome,
-              timeout_ms: effectivelyBusy ? config.busyTimeoutMs : config.idleTimeoutMs
-            }
+    const answer = (
+      caller: AgentId,
+      outcome: HeartbeatResponse["outcome"],
+      effectivelyBusy: boolean
+    ): HeartbeatResponse => ({
+      agent_id: caller,
+      outcome,
+      timeout_ms: effectivelyBusy ? config.busyTimeoutMs : config.idleTimeoutMs
+    })
+
+    /** First beat, or the first after a timeout or deregistration: read, decide, write, together. */
+    const beatInTransaction = (caller: AgentId, busy: boolean) =>
+      store.transaction(
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const previous = yield* liveness.get(caller)
+          const outcome = Option.match(previous, {
+            onNone: () => "first_seen" as const,
+            onSome: (p) => (p.alive ? ("updated" as const) : ("recovered" as const))
           })
+          yield* liveness.put({ agent_id: caller, alive: true, busy, last_heartbeat_at: now })
+          const effectivelyBusy = busy || (yield* taskRepo.loadOf(caller)) > 0
+          return answer(caller, outcome, effectivelyBusy)
+        })
+      )
+
+    return {
+      // An alive agent's beat is one atomic `touch` (a single statement on SQL); only when the
+      // agent is not alive (or never beat) does the transaction above run.
+      beat: (caller, busy) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(liveness.touch(caller, busy, now), (touched) =>
+            Option.isSome(touched)
+              ? Effect.succeed(answer(caller, "updated", busy || touched.value.loaded))
+              : beatInTransaction(caller, busy)
+          )
         ),
       sweep: Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis

@@ -6,6 +6,16 @@ export interface LivenessRepoShape {
   readonly get: (agentId: AgentId) => Effect.Effect<Option.Option<LivenessRow>>
   readonly put: (row: LivenessRow) => Effect.Effect<void>
   /**
+   * A heartbeat of an agent that is alive, as one atomic step: when the agent's row exists and is
+   * alive, sets its `busy` and `last_heartbeat_at` and answers whether the agent has load; `None`
+   * (nothing written) when there is no row or it is not alive.
+   */
+  readonly touch: (
+    agentId: AgentId,
+    busy: boolean,
+    now: number
+  ) => Effect.Effect<Option.Option<{ readonly loaded: boolean }>>
+  /**
    * Alive agents that have been silent too long: effectively busy (said busy, or load > 0) and last
    * heartbeat before `busyCutoff`, or idle and last heartbeat before `idleCutoff` (strictly).
    */

@@ -1,7 +1,7 @@
 import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { Effect, Layer, Option } from "effect"
 import { MemoryDb, type MemoryTables, memoryLoadOf } from "../platform/MemoryDb"
-import { setUndoable } from "../platform/Store"
+import { Store, setUndoable } from "../platform/Store"
 import type { LivenessRow } from "../registry/AgentRepo"
 import { LivenessRepo } from "./LivenessRepo"
 
@@ -19,9 +19,22 @@ export const LivenessRepoMemory = Layer.effect(
   LivenessRepo,
   Effect.gen(function* () {
     const tables = yield* MemoryDb
+    const store = yield* Store
     return {
       get: (id) => Effect.sync(() => Option.fromNullable(tables.liveness.get(id))),
       put: (row) => setUndoable(tables.liveness, row.agent_id, row),
+      // In a transaction of its own, so it never interleaves with one in progress.
+      touch: (agentId, busy, now) =>
+        store.transaction(
+          Effect.suspend(() => {
+            const row = tables.liveness.get(agentId)
+            if (row === undefined || !row.alive) return Effect.succeed(Option.none())
+            return Effect.as(
+              setUndoable(tables.liveness, agentId, { ...row, busy, last_heartbeat_at: now }),
+              Option.some({ loaded: memoryLoadOf(tables, agentId) > 0 })
+            )
+          })
+        ),
       expired: (cutoffs) =>
         Effect.sync(() => {
           const out: Array<AgentId> = []

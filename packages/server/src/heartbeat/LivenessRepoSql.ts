@@ -58,6 +58,16 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
           Effect.asVoid,
           Effect.orDie
         ),
+      // One statement: the row's own lock makes it atomic against a sweep's `claimTimeout` (whichever
+      // commits second re-checks its condition against the other's row).
+      touch: (agentId, busy, now) =>
+        sql`UPDATE liveness SET busy = ${boolParam(sql, busy)}, last_heartbeat_at = ${now}
+            WHERE liveness.agent_id = ${agentId} AND liveness.alive
+            RETURNING ${hasLoad(sql, "liveness.agent_id")} AS loaded`.pipe(
+          decodeRows(Schema.Struct({ loaded: SqlBool })),
+          Effect.map((rows) => Option.fromNullable(rows[0])),
+          Effect.orDie
+        ),
       expired: (cutoffs) =>
         sql`SELECT l.agent_id FROM liveness l WHERE ${silentPast("l", cutoffs)} ORDER BY l.seq`.pipe(
           decodeRows(Schema.Struct({ agent_id: AgentId })),

@@ -144,6 +144,66 @@ describe.each(storeCases)("LivenessRepo contract ($name)", (storeCase) => {
     )
   )
 
+  it.effect("touch: only an alive row, setting busy and the time; answers whether the agent has load", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* LivenessRepo
+        expect(yield* repo.touch(id("unknown"), false, 7_000)).toEqual(Option.none())
+        expect(yield* repo.get(id("unknown"))).toEqual(Option.none())
+        yield* beat("dead", 1_000, { alive: false })
+        expect(yield* repo.touch(id("dead"), true, 7_000)).toEqual(Option.none())
+        expect(yield* repo.get(id("dead"))).toEqual(
+          Option.some({ agent_id: "dead", alive: false, busy: false, last_heartbeat_at: 1_000 })
+        )
+        yield* beat("alpha", 1_000)
+        expect(yield* repo.touch(id("alpha"), true, 7_000)).toEqual(Option.some({ loaded: false }))
+        expect(yield* repo.get(id("alpha"))).toEqual(
+          Option.some({ agent_id: "alpha", alive: true, busy: true, last_heartbeat_at: 7_000 })
+        )
+        yield* assign("alpha", "review", "output_ready")
+        expect(yield* repo.touch(id("alpha"), false, 8_000)).toEqual(Option.some({ loaded: false }))
+        yield* assign("alpha", "execute", "output_ready")
+        expect(yield* repo.touch(id("alpha"), false, 9_000)).toEqual(Option.some({ loaded: true }))
+        expect(yield* repo.get(id("alpha"))).toEqual(
+          Option.some({ agent_id: "alpha", alive: true, busy: false, last_heartbeat_at: 9_000 })
+        )
+      })
+    )
+  )
+
+  it.effect("touch waits for a transaction in progress on the row, and sees how it ended", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* LivenessRepo
+        const store = yield* Store
+        yield* beat("dead", 1_000, { alive: false })
+        const written = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        // A first beat after the outage that is then rolled back.
+        const writer = yield* Effect.fork(
+          store.transaction(
+            Effect.gen(function* () {
+              yield* beat("dead", 5_000)
+              yield* Deferred.succeed(written, undefined)
+              yield* Deferred.await(release)
+              return yield* Effect.fail("rolled back")
+            })
+          )
+        )
+        yield* Deferred.await(written)
+        const toucher = yield* Effect.fork(repo.touch(id("dead"), false, 6_000))
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+        expect(Option.isNone(yield* Fiber.poll(toucher))).toBe(true)
+        yield* Deferred.succeed(release, undefined)
+        expect(yield* Effect.flip(Fiber.join(writer))).toBe("rolled back")
+        expect(yield* Fiber.join(toucher)).toEqual(Option.none())
+        expect(yield* repo.get(id("dead"))).toEqual(
+          Option.some({ agent_id: "dead", alive: false, busy: false, last_heartbeat_at: 1_000 })
+        )
+      })
+    )
+  )
+
   it.effect(
     "a failed transaction undoes a claim and a first beat; a failed savepoint keeps the outer writes",
     () =>
