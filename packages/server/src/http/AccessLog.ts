@@ -1,5 +1,5 @@
 import { HttpApp, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, FiberRef, HashMap, Option } from "effect"
 import { SecureRandom } from "../platform/SecureRandom"
 
 /** A caller-supplied request id is kept when it is short and plain; otherwise the server makes one. */
@@ -28,41 +28,57 @@ export const loggedPath = (url: string): string =>
  * annotates every log line written while serving it with `request_id`, and, when
  * `AGENT_MARKETPLACE_ACCESS_LOG` is on, writes one JSON access line per request: method, route path
  * (no query string, no body, no credential), status, duration, client address.
+ *
+ * It runs on every request, so it sets the request fiber's log annotations and pre-response handler
+ * directly (`FiberRef.update`: the fiber serves this one request and ends with it) instead of scoping
+ * them (`annotateLogs`/`locally` save and restore around the app), and reads the clock only when the
+ * access log is on.
  */
 export const accessLog = (options: { readonly enabled: boolean; readonly trustProxy: boolean }) =>
   Effect.map(
     SecureRandom,
     (random) =>
-      <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
-        Effect.gen(function* () {
-          const request = yield* HttpServerRequest.HttpServerRequest
-          const given = request.headers["x-request-id"]
-          const requestId =
-            given !== undefined && acceptedRequestId.test(given) ? given : yield* random.hex(8)
-          const started = yield* Clock.currentTimeMillis
+      <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> => {
+        const serve = (request: HttpServerRequest.HttpServerRequest, requestId: string, started: number) => {
           const path = loggedPath(request.url)
           const logLine = (status: number) =>
-            options.enabled
-              ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                  Effect.logInfo("request").pipe(
-                    Effect.annotateLogs({
-                      request_id: requestId,
-                      method: request.method,
-                      path,
-                      status,
-                      duration_ms: now - started,
-                      client: clientAddress(request, options.trustProxy)
-                    })
-                  )
-                )
-              : Effect.void
-          // Runs on the final response, after errors have been encoded, just before it is written.
-          yield* HttpApp.appendPreResponseHandler((_request, response) =>
-            Effect.as(
-              logLine(response.status),
-              HttpServerResponse.setHeader(response, "x-request-id", requestId)
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.logInfo("request").pipe(
+                Effect.annotateLogs({
+                  request_id: requestId,
+                  method: request.method,
+                  path,
+                  status,
+                  duration_ms: now - started,
+                  client: clientAddress(request, options.trustProxy)
+                })
+              )
             )
+          // Runs on the final response, after errors have been encoded, just before it is written.
+          const preResponse = HttpApp.appendPreResponseHandler((_request, response) => {
+            const tagged = HttpServerResponse.setHeader(response, "x-request-id", requestId)
+            return options.enabled ? Effect.as(logLine(response.status), tagged) : Effect.succeed(tagged)
+          })
+          return Effect.zipRight(
+            Effect.zipRight(
+              FiberRef.update(
+                FiberRef.currentLogAnnotations,
+                HashMap.set("request_id", requestId as unknown)
+              ),
+              preResponse
+            ),
+            app
           )
-          return yield* Effect.annotateLogs(app, "request_id", requestId)
+        }
+        return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          const given = request.headers["x-request-id"]
+          const withId = (requestId: string) =>
+            options.enabled
+              ? Effect.flatMap(Clock.currentTimeMillis, (started) => serve(request, requestId, started))
+              : serve(request, requestId, 0)
+          return given !== undefined && acceptedRequestId.test(given)
+            ? withId(given)
+            : Effect.flatMap(random.hex(8), withId)
         })
+      }
   )

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream"
 import { MarketplaceApi } from "@agent-marketplace/domain/Api"
 import {
   HttpApi,
@@ -61,38 +62,94 @@ const readCapped = (request: HttpServerRequest.HttpServerRequest, limit: number)
     })
   )
 
-/** The same request, whose body reads answer the already-read `body`. */
-const withBody = (
+/**
+ * Reads the whole body of a Node request with plain callbacks (no stream machinery per chunk),
+ * keeping at most `limit` bytes (`None` when there were more). Like `readCapped`, it drains the rest
+ * instead of stopping early. Fails when the request ends without its body (the client went away).
+ */
+const readBody = (
   request: HttpServerRequest.HttpServerRequest,
-  body: Uint8Array
-): HttpServerRequest.HttpServerRequest => {
-  const text = new TextDecoder().decode(body)
-  const decodeFailure = (cause: unknown) =>
-    new HttpServerError.RequestError({ request, reason: "Decode", cause })
-  const overrides: Partial<HttpServerRequest.HttpServerRequest> = {
-    text: Effect.succeed(text),
-    json: Effect.try({
-      try: () => (text === "" ? null : (JSON.parse(text) as unknown)),
-      catch: decodeFailure
-    }),
-    urlParamsBody: Effect.try({
-      try: () => UrlParams.fromInput(new URLSearchParams(text)),
-      catch: decodeFailure
-    }),
-    arrayBuffer: Effect.sync(() => body.slice().buffer),
-    stream: Stream.make(body),
-    modify: (options) => withBody(request.modify(options), body)
-  }
-  // The request's body accessors are prototype getters: shadow them with own properties.
-  return Object.create(
-    request,
-    Object.fromEntries(Object.entries(overrides).map(([key, value]) => [key, { value }]))
-  ) as HttpServerRequest.HttpServerRequest
+  limit: number
+): Effect.Effect<Option.Option<Uint8Array>, unknown> => {
+  const source = (request as { readonly source?: unknown }).source
+  if (!(source instanceof Readable)) return readCapped(request, limit)
+  return Effect.async<Option.Option<Uint8Array>, unknown>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= limit) chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(
+        Effect.succeed(
+          size > limit ? Option.none() : Option.some(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+        )
+      )
+    }
+    const onError = (error: unknown) => {
+      cleanup()
+      resume(Effect.fail(error))
+    }
+    const onClose = () => {
+      if (!source.readableEnded) onError(new Error("request closed before its body ended"))
+    }
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("close", onClose)
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
+    source.once("close", onClose)
+    return Effect.sync(cleanup)
+  })
 }
 
-/** The platform's body-size failure (`maxBytes exceeded`), as opposed to a JSON syntax error. */
-const isBodyTooLarge = (cause: unknown) =>
-  cause instanceof Error && !(cause instanceof SyntaxError) && /maxBytes exceeded/i.test(cause.message)
+const utf8 = new TextDecoder()
+
+/**
+ * Makes the request's body reads (`text`, `json`, `urlParamsBody`, `arrayBuffer`, `stream`) answer the
+ * already-read `body`, in place: the accessors are prototype getters, shadowed here by own
+ * properties, so the request needs no re-providing (no `provideService` per request). Answers the
+ * body as text.
+ */
+const attachBody = (request: HttpServerRequest.HttpServerRequest, body: Uint8Array): string => {
+  const text = utf8.decode(body)
+  const modify = request.modify.bind(request)
+  const decodeFailure = (cause: unknown) =>
+    new HttpServerError.RequestError({ request, reason: "Decode", cause })
+  Object.defineProperties(request, {
+    text: { value: Effect.succeed(text) },
+    json: {
+      value: Effect.try({
+        try: () => (text === "" ? null : (JSON.parse(text) as unknown)),
+        catch: decodeFailure
+      })
+    },
+    urlParamsBody: {
+      value: Effect.try({
+        try: () => UrlParams.fromInput(new URLSearchParams(text)),
+        catch: decodeFailure
+      })
+    },
+    arrayBuffer: { value: Effect.sync(() => Uint8Array.prototype.slice.call(body).buffer) },
+    stream: { value: Stream.make(body) },
+    modify: {
+      value: (options: Parameters<HttpServerRequest.HttpServerRequest["modify"]>[0]) => {
+        const next = modify(options)
+        attachBody(next, body)
+        return next
+      }
+    }
+  })
+  return text
+}
+
+const noBody = new Uint8Array(0)
 
 export interface RequestGuardOptions {
   /** Largest JSON body (`AGENT_MARKETPLACE_MAX_JSON_BODY_BYTES`). */
@@ -105,10 +162,14 @@ export interface RequestGuardOptions {
  * The HTTP edge of the JSON API. Every rejection is the JSON error shape, including those the
  * framework would answer with an empty body or a closed connection:
  * - a JSON body over the size limit → 413: by Content-Length before reading; a chunked body (no
- *   Content-Length) is read here to its end with at most the limit kept, then handed on;
+ *   Content-Length) is read to its end with at most the limit kept;
  * - a body that is not `application/json` → 400; malformed JSON → 400;
  * - any body other than empty or `{}` on an endpoint that takes none → 400;
  * - an unknown route → 404; anything unexpected → 500 without internals (the cause is logged).
+ *
+ * The guard reads every JSON body itself (at most the limit) and attaches it to the request
+ * (`attachBody`), so the app never reads the socket through the platform. It runs on every
+ * request, so it is plain synchronous checks and at most one asynchronous read.
  *
  * The one exception is a relay upload (`PUT /relay/{relay_id}`): its body is raw bytes
  * (`application/octet-stream`, or no Content-Type), up to the relay's limit by Content-Length (413
@@ -117,44 +178,49 @@ export interface RequestGuardOptions {
 export const requestGuard =
   ({ maxJsonBodyBytes, maxRelayBlobBytes }: RequestGuardOptions) =>
   <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
-    Effect.gen(function* () {
-      let request = yield* HttpServerRequest.HttpServerRequest
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request): HttpApp.Default<E, R> => {
       const method = request.method
       if (method === "PUT" && relayUpload.test(request.url.split("?")[0]!)) {
         const length = request.headers["content-length"]
-        if (length !== undefined && Number(length) > maxRelayBlobBytes) return tooLarge(maxRelayBlobBytes)
+        if (length !== undefined && Number(length) > maxRelayBlobBytes) {
+          return Effect.succeed(tooLarge(maxRelayBlobBytes))
+        }
         if (!isOctetStream(request.headers["content-type"])) {
-          return json(400, "InputInvalidError", "a relay upload must be application/octet-stream")
+          return Effect.succeed(
+            json(400, "InputInvalidError", "a relay upload must be application/octet-stream")
+          )
         }
-        return yield* app
+        return app
       }
-      if (method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE") {
-        const length = request.headers["content-length"]
-        const hasBody =
-          (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined
-        if (length !== undefined && Number(length) > maxJsonBodyBytes) return tooLarge(maxJsonBodyBytes)
-        if (hasBody && !isJsonType(request.headers["content-type"])) {
-          return json(400, "InputInvalidError", "request body must be application/json")
+      if (method !== "POST" && method !== "PUT" && method !== "PATCH" && method !== "DELETE") return app
+      const length = request.headers["content-length"]
+      const hasBody =
+        (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined
+      if (!hasBody) {
+        attachBody(request, noBody)
+        return app
+      }
+      if (length !== undefined && Number(length) > maxJsonBodyBytes) {
+        return Effect.succeed(tooLarge(maxJsonBodyBytes))
+      }
+      if (!isJsonType(request.headers["content-type"])) {
+        return Effect.succeed(json(400, "InputInvalidError", "request body must be application/json"))
+      }
+      return Effect.flatMap(Effect.either(readBody(request, maxJsonBodyBytes)), (read) => {
+        if (read._tag === "Left") {
+          return Effect.succeed(json(400, "InputInvalidError", "request body could not be read"))
         }
-        if (hasBody && length === undefined) {
-          const read = yield* Effect.either(readCapped(request, maxJsonBodyBytes))
-          if (read._tag === "Left") return json(400, "InputInvalidError", "request body could not be read")
-          if (Option.isNone(read.right)) return tooLarge(maxJsonBodyBytes)
-          request = withBody(request, read.right.value)
-        }
+        if (Option.isNone(read.right)) return Effect.succeed(tooLarge(maxJsonBodyBytes))
+        const text = attachBody(request, read.right.value)
         const path = request.url.split("?")[0]!
-        if (hasBody && bodylessRoutes.some((r) => r.method === method && r.pattern.test(path))) {
-          const text = yield* Effect.orElseSucceed(request.text, () => "\u0000")
+        if (bodylessRoutes.some((r) => r.method === method && r.pattern.test(path))) {
           const trimmed = text.trim()
           if (trimmed !== "" && !/^\{\s*\}$/.test(trimmed)) {
-            return json(400, "InputInvalidError", `${method} ${path} takes no request body`)
+            return Effect.succeed(json(400, "InputInvalidError", `${method} ${path} takes no request body`))
           }
         }
-      }
-      return yield* app.pipe(
-        HttpServerRequest.withMaxBodySize(Option.some(maxJsonBodyBytes)),
-        Effect.provideService(HttpServerRequest.HttpServerRequest, request)
-      )
+        return app
+      })
     }).pipe(
       Effect.catchAllCause((cause) => {
         const failure = Cause.failureOption(cause)
@@ -168,11 +234,7 @@ export const requestGuard =
         if (Option.isSome(defect)) {
           const error = defect.value as { _tag?: string; reason?: string; cause?: unknown }
           if (error._tag === "RequestError" && error.reason === "Decode") {
-            return Effect.succeed(
-              isBodyTooLarge(error.cause)
-                ? tooLarge(maxJsonBodyBytes)
-                : json(400, "InputInvalidError", "request body is not valid JSON")
-            )
+            return Effect.succeed(json(400, "InputInvalidError", "request body is not valid JSON"))
           }
           return Effect.as(
             Effect.logError("unhandled request failure", cause),
