@@ -1,6 +1,6 @@
 import type { HeartbeatResponse } from "@agent-marketplace/domain/heartbeat/Heartbeat"
 import type { AgentId } from "@agent-marketplace/domain/shared/Ids"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option } from "effect"
 import { Idempotency } from "../idempotency/Idempotency"
 import { NonceRepo } from "../identity/NonceRepo"
 import { Metrics } from "../metrics/Metrics"
@@ -32,7 +32,7 @@ export class Heartbeat extends Context.Tag("Heartbeat")<
   }
 >() {}
 
-export const HeartbeatLive = Layer.effect(
+export const HeartbeatLive = Layer.scoped(
   Heartbeat,
   Effect.gen(function* () {
     const liveness = yield* LivenessRepo
@@ -42,10 +42,13 @@ export const HeartbeatLive = Layer.effect(
     const idempotency = yield* Idempotency
     const nonces = yield* NonceRepo
     const config = yield* ServerConfig
+    const window = config.heartbeatCoalesceMs
 
+    // With coalescing, a last-seen time may reach the store up to `window` late: the sweep adds it to
+    // every timeout (storage-and-deploy.md).
     const cutoffs = (now: number) => ({
-      idleCutoff: now - config.idleTimeoutMs,
-      busyCutoff: now - config.busyTimeoutMs
+      idleCutoff: now - config.idleTimeoutMs - window,
+      busyCutoff: now - config.busyTimeoutMs - window
     })
 
     const answer = (
@@ -74,16 +77,64 @@ export const HeartbeatLive = Layer.effect(
         })
       )
 
+    /** An alive agent's beat is one atomic `touch` (a single statement on SQL), else the transaction. */
+    const writeThrough = (caller: AgentId, busy: boolean, now: number) =>
+      Effect.flatMap(liveness.touch(caller, busy, now), (touched) =>
+        Option.isSome(touched)
+          ? Effect.succeed(answer(caller, "updated", busy || touched.value.loaded))
+          : beatInTransaction(caller, busy)
+      )
+
+    /**
+     * Coalescing: last-seen times of alive agents waiting for the next batched write (the latest per
+     * agent). Only a beat that changes nothing but the time is buffered, and only while the stored
+     * time is at least `window` inside the shorter timeout, so no sweep can find the agent silent
+     * before its buffered time is written (at most `window` later, given a flush every `window / 2`
+     * that takes less than `1.5 × window`). Answers always come from the stored state.
+     */
+    let pending = new Map<AgentId, number>()
+    const horizon = Math.min(config.idleTimeoutMs, config.busyTimeoutMs) - window
+    const flush = Effect.suspend(() => {
+      if (pending.size === 0) return Effect.void
+      const batch = pending
+      pending = new Map()
+      return liveness.writeLastSeen(Array.from(batch, ([agent_id, at]) => ({ agent_id, at }))).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              // Kept for the next flush (a newer time for the same agent wins).
+              for (const [agentId, at] of batch) pending.set(agentId, Math.max(pending.get(agentId) ?? 0, at))
+            }),
+            Effect.logError("heartbeat flush failed", cause)
+          )
+        ),
+        Effect.uninterruptible
+      )
+    })
+    if (window > 0) {
+      // Added before the loop, so it runs after the loop is interrupted: the last buffered times are
+      // written at shutdown.
+      yield* Effect.addFinalizer(() => flush)
+      yield* Effect.sleep(Duration.millis(window / 2)).pipe(
+        Effect.zipRight(flush),
+        Effect.forever,
+        Effect.forkScoped
+      )
+    }
+
+    const coalesced = (caller: AgentId, busy: boolean, now: number) =>
+      Effect.flatMap(liveness.peek(caller), (peeked) => {
+        if (Option.isNone(peeked) || !peeked.value.row.alive) return beatInTransaction(caller, busy)
+        const { loaded, row } = peeked.value
+        if (row.busy !== busy || now - row.last_heartbeat_at > horizon) return writeThrough(caller, busy, now)
+        pending.set(caller, Math.max(pending.get(caller) ?? 0, now))
+        return Effect.succeed(answer(caller, "updated", busy || loaded))
+      })
+
     return {
-      // An alive agent's beat is one atomic `touch` (a single statement on SQL); only when the
-      // agent is not alive (or never beat) does the transaction above run.
       beat: (caller, busy) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatMap(liveness.touch(caller, busy, now), (touched) =>
-            Option.isSome(touched)
-              ? Effect.succeed(answer(caller, "updated", busy || touched.value.loaded))
-              : beatInTransaction(caller, busy)
-          )
+          window > 0 ? coalesced(caller, busy, now) : writeThrough(caller, busy, now)
         ),
       sweep: Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis

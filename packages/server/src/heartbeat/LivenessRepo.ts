@@ -15,6 +15,17 @@ export interface LivenessRepoShape {
     busy: boolean,
     now: number
   ) => Effect.Effect<Option.Option<{ readonly loaded: boolean }>>
+  /** The agent's row and whether the agent has load, in one read (`None`: never beat). */
+  readonly peek: (
+    agentId: AgentId
+  ) => Effect.Effect<Option.Option<{ readonly row: LivenessRow; readonly loaded: boolean }>>
+  /**
+   * Coalesced heartbeats, one batched write: raises each agent's `last_heartbeat_at` to the given
+   * time where the stored one is older; `alive` and `busy` are left as they are.
+   */
+  readonly writeLastSeen: (
+    batch: ReadonlyArray<{ readonly agent_id: AgentId; readonly at: number }>
+  ) => Effect.Effect<void>
   /**
    * Alive agents that have been silent too long: effectively busy (said busy, or load > 0) and last
    * heartbeat before `busyCutoff`, or idle and last heartbeat before `idleCutoff` (strictly).

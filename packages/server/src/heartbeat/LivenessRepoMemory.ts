@@ -35,6 +35,25 @@ export const LivenessRepoMemory = Layer.effect(
             )
           })
         ),
+      peek: (agentId) =>
+        Effect.sync(() => {
+          const row = tables.liveness.get(agentId)
+          return row === undefined
+            ? Option.none()
+            : Option.some({ row, loaded: memoryLoadOf(tables, agentId) > 0 })
+        }),
+      writeLastSeen: (batch) =>
+        Effect.forEach(
+          batch,
+          ({ agent_id, at }) =>
+            Effect.suspend(() => {
+              const row = tables.liveness.get(agent_id)
+              return row === undefined || row.last_heartbeat_at >= at
+                ? Effect.void
+                : setUndoable(tables.liveness, agent_id, { ...row, last_heartbeat_at: at })
+            }),
+          { discard: true }
+        ),
       expired: (cutoffs) =>
         Effect.sync(() => {
           const out: Array<AgentId> = []

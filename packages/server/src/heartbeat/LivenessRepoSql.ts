@@ -14,6 +14,14 @@ const LivenessSqlRow = Schema.Struct({
   last_heartbeat_at: SqlInt
 })
 
+const LivenessPeekSqlRow = Schema.Struct({ ...LivenessSqlRow.fields, loaded: SqlBool })
+
+const chunksOf = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
 interface Cutoffs {
   readonly idleCutoff: number
   readonly busyCutoff: number
@@ -68,6 +76,28 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
           Effect.map((rows) => Option.fromNullable(rows[0])),
           Effect.orDie
         ),
+      peek: (agentId) =>
+        sql`SELECT agent_id, alive, busy, last_heartbeat_at, ${hasLoad(sql, "liveness.agent_id")} AS loaded
+            FROM liveness WHERE agent_id = ${agentId}`.pipe(
+          decodeRows(LivenessPeekSqlRow),
+          Effect.map((rows) =>
+            Option.map(Option.fromNullable(rows[0]), ({ loaded, ...row }) => ({ row, loaded }))
+          ),
+          Effect.orDie
+        ),
+      // One statement per chunk of agents; `at` is cast so Postgres compares it as a number.
+      writeLastSeen: (batch) =>
+        Effect.forEach(
+          chunksOf(batch, 500),
+          (chunk) =>
+            sql`UPDATE liveness SET last_heartbeat_at = v.at
+                FROM (SELECT column1 AS agent_id, CAST(column2 AS BIGINT) AS at FROM (VALUES ${sql.join(
+                  ", ",
+                  false
+                )(chunk.map((e) => sql`(${e.agent_id}, ${e.at})`))}) AS t) AS v
+                WHERE liveness.agent_id = v.agent_id AND liveness.last_heartbeat_at < v.at`,
+          { discard: true }
+        ).pipe(Effect.orDie),
       expired: (cutoffs) =>
         sql`SELECT l.agent_id FROM liveness l WHERE ${silentPast("l", cutoffs)} ORDER BY l.seq`.pipe(
           decodeRows(Schema.Struct({ agent_id: AgentId })),

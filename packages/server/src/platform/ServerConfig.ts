@@ -55,6 +55,12 @@ export interface ServerConfigShape {
   readonly idleTimeoutMs: number
   readonly busyTimeoutMs: number
   readonly sweepIntervalMs: number
+  /**
+   * Heartbeat write coalescing (`AGENT_MARKETPLACE_HEARTBEAT_COALESCE_MS`, 0–1000; default 1000 on
+   * Postgres, 0 elsewhere): how long an alive agent's last-seen time may wait in this replica's
+   * buffer before one batched write. The sweep adds it to every timeout. 0 writes every beat.
+   */
+  readonly heartbeatCoalesceMs: number
   readonly currency: string
   readonly trustProxy: boolean
   readonly idempotencyRetentionMs: number
@@ -181,6 +187,13 @@ export const serverConfig = Effect.gen(function* () {
   const idleTimeoutMs = yield* positiveInt("AGENT_MARKETPLACE_HEARTBEAT_IDLE_TIMEOUT_MS", 45_000)
   const busyTimeoutMs = yield* positiveInt("AGENT_MARKETPLACE_HEARTBEAT_BUSY_TIMEOUT_MS", 15_000)
   const sweepIntervalMs = yield* positiveInt("AGENT_MARKETPLACE_SWEEP_INTERVAL_MS", 5_000)
+  const heartbeatCoalesceMs = yield* Config.integer("AGENT_MARKETPLACE_HEARTBEAT_COALESCE_MS").pipe(
+    Config.withDefault(store === "postgres" ? 1000 : 0),
+    Config.validate({
+      message: "must be an integer from 0 to 1000 (milliseconds)",
+      validation: (n) => n >= 0 && n <= 1000
+    })
+  )
   const registrationToken = yield* Config.option(
     Config.redacted("AGENT_MARKETPLACE_REGISTRATION_TOKEN")
   ).pipe(Effect.map(Option.filter((t) => Redacted.value(t).length > 0)))
@@ -205,6 +218,7 @@ export const serverConfig = Effect.gen(function* () {
     idleTimeoutMs,
     busyTimeoutMs,
     sweepIntervalMs,
+    heartbeatCoalesceMs,
     currency: yield* Config.string("AGENT_MARKETPLACE_CURRENCY").pipe(
       Config.withDefault("credits"),
       Config.validate({
@@ -246,6 +260,7 @@ export class ServerConfig extends Context.Tag("ServerConfig")<ServerConfig, Serv
       idleTimeoutMs: 45_000,
       busyTimeoutMs: 15_000,
       sweepIntervalMs: 5_000,
+      heartbeatCoalesceMs: 0,
       currency: "credits",
       trustProxy: false,
       idempotencyRetentionMs: 24 * 3600 * 1000,

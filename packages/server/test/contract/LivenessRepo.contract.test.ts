@@ -171,6 +171,73 @@ describe.each(storeCases)("LivenessRepo contract ($name)", (storeCase) => {
     )
   )
 
+  it.effect("peek reads the row with whether the agent has load", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* LivenessRepo
+        expect(yield* repo.peek(id("unknown"))).toEqual(Option.none())
+        yield* beat("alpha", 1_000, { busy: true })
+        expect(yield* repo.peek(id("alpha"))).toEqual(
+          Option.some({
+            row: { agent_id: "alpha", alive: true, busy: true, last_heartbeat_at: 1_000 },
+            loaded: false
+          })
+        )
+        yield* assign("alpha", "execute", "assigned")
+        yield* beat("dead", 2_000, { alive: false })
+        expect(yield* repo.peek(id("alpha"))).toEqual(
+          Option.some({
+            row: { agent_id: "alpha", alive: true, busy: true, last_heartbeat_at: 1_000 },
+            loaded: true
+          })
+        )
+        expect(yield* repo.peek(id("dead"))).toEqual(
+          Option.some({
+            row: { agent_id: "dead", alive: false, busy: false, last_heartbeat_at: 2_000 },
+            loaded: false
+          })
+        )
+      })
+    )
+  )
+
+  it.effect("writeLastSeen raises only older times and touches nothing else", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* LivenessRepo
+        yield* beat("alpha", 1_000, { busy: true })
+        yield* beat("beta", 9_000)
+        yield* beat("dead", 1_000, { alive: false })
+        yield* repo.writeLastSeen([])
+        yield* repo.writeLastSeen([
+          { agent_id: id("alpha"), at: 5_000 },
+          { agent_id: id("beta"), at: 5_000 },
+          { agent_id: id("dead"), at: 5_000 },
+          { agent_id: id("unknown"), at: 5_000 }
+        ])
+        expect(yield* repo.get(id("alpha"))).toEqual(
+          Option.some({ agent_id: "alpha", alive: true, busy: true, last_heartbeat_at: 5_000 })
+        )
+        expect(yield* repo.get(id("beta"))).toEqual(
+          Option.some({ agent_id: "beta", alive: true, busy: false, last_heartbeat_at: 9_000 })
+        )
+        expect(yield* repo.get(id("dead"))).toEqual(
+          Option.some({ agent_id: "dead", alive: false, busy: false, last_heartbeat_at: 5_000 })
+        )
+        expect(yield* repo.get(id("unknown"))).toEqual(Option.none())
+        // More agents than one statement's chunk.
+        const many = Array.from({ length: 1_203 }, (_, i) => `agent-${i}`)
+        yield* Effect.forEach(many, (agentId) => beat(agentId, 1_000), { discard: true })
+        yield* repo.writeLastSeen(many.map((agentId, i) => ({ agent_id: id(agentId), at: 2_000 + i })))
+        for (const i of [0, 499, 500, 1_202]) {
+          expect(Option.map(yield* repo.get(id(`agent-${i}`)), (r) => r.last_heartbeat_at)).toEqual(
+            Option.some(2_000 + i)
+          )
+        }
+      })
+    )
+  )
+
   it.effect("touch waits for a transaction in progress on the row, and sees how it ended", () =>
     run(
       Effect.gen(function* () {
