@@ -129,30 +129,29 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
         })
 
     /**
-     * Candidates without load, best first. The inner query is fenced (`OFFSET 0`) and sorted, so
-     * Postgres walks it in order and stops probing `assignments` once `limit` rows qualify.
+     * Candidates without load, best first: a walk of the partial index `agent_capabilities_discover`
+     * (the alive rows of the capability, in heartbeat order, carrying a copy of their liveness) that
+     * probes `agents` and `assignments` per row and stops once `limit` rows qualify.
      */
     const discoverIdle = (capability: string, includeBusy: boolean, limit: number) =>
-      sql`SELECT a.*, h.last_heartbeat_at, 0 AS load FROM (
-            SELECT c.agent_id, l.last_heartbeat_at
-            FROM agent_capabilities c JOIN liveness l ON l.agent_id = c.agent_id
-            WHERE c.name = ${capability} AND l.alive
-              ${includeBusy ? sql.literal("") : sql.literal("AND NOT l.busy AND c.max_concurrency > 0")}
-            ORDER BY l.last_heartbeat_at DESC, ${collateC("c.agent_id")}
-            ${sql.onDialectOrElse({ pg: () => sql.literal("OFFSET 0"), orElse: () => sql.literal("LIMIT -1 OFFSET 0") })}
-          ) h JOIN agents a ON a.agent_id = h.agent_id
-          WHERE a.lifecycle = 'registered' AND NOT ${hasLoad(sql, "h.agent_id")}
-          ORDER BY h.last_heartbeat_at DESC, ${collateC("h.agent_id")}
+      sql`SELECT a.*, c.last_heartbeat_at, 0 AS load
+          FROM agent_capabilities c JOIN agents a ON a.agent_id = c.agent_id
+          WHERE c.name = ${capability} AND c.alive
+            ${includeBusy ? sql.literal("") : sql.literal("AND NOT c.busy AND c.max_concurrency > 0")}
+            AND a.lifecycle = 'registered' AND NOT ${hasLoad(sql, "c.agent_id")}
+          ORDER BY c.last_heartbeat_at DESC, ${collateC("c.agent_id")}
           LIMIT ${limit}`.pipe(decodeRows(DiscoverSqlRow), Effect.map(toHits(capability)))
 
-    /** Every candidate with its load, ordered by load, heartbeat (most recent first), agent id. */
+    /**
+     * Every alive candidate of the capability with its load (the same index, all of its rows),
+     * ordered by load, heartbeat (most recent first), agent id.
+     */
     const discoverAll = (capability: string, includeBusy: boolean, limit: number) =>
       sql`SELECT a.*, h.last_heartbeat_at, h.load FROM (
-            SELECT c.agent_id, c.max_concurrency, l.busy, l.last_heartbeat_at,
-              ${loadSubquery(sql, "c.agent_id")} AS load
-            FROM agent_capabilities c JOIN liveness l ON l.agent_id = c.agent_id
-            WHERE c.name = ${capability} AND l.alive
-              ${includeBusy ? sql.literal("") : sql.literal("AND NOT l.busy")}
+            SELECT c.agent_id, c.max_concurrency, c.last_heartbeat_at, ${loadSubquery(sql, "c.agent_id")} AS load
+            FROM agent_capabilities c
+            WHERE c.name = ${capability} AND c.alive
+              ${includeBusy ? sql.literal("") : sql.literal("AND NOT c.busy")}
             ${sql.onDialectOrElse({ pg: () => sql.literal("OFFSET 0"), orElse: () => sql.literal("LIMIT -1 OFFSET 0") })}
           ) h JOIN agents a ON a.agent_id = h.agent_id
           WHERE a.lifecycle = 'registered'

@@ -352,6 +352,57 @@ describe.each(storeCases)("AgentRepo contract ($name)", (storeCase) => {
     )
   )
 
+  it.effect(
+    "discover follows every liveness write: touch, claim, last-seen batch, capabilities declared later",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const repo = yield* AgentRepo
+          const liveness = yield* LivenessRepo
+          const hits = (includeBusy: boolean) =>
+            Effect.map(repo.discover({ capability: "summarize", includeBusy, limit: 10 }), (found) =>
+              found.map((h) => [h.agent.agent_id, h.last_heartbeat_at])
+            )
+          // Beats before the capability is declared: the capability row starts with that liveness.
+          yield* beat("early", 5_000)
+          yield* beat("late", 1_000)
+          yield* putAgents(
+            agentRow("early", { capabilities: [summarize] }),
+            agentRow("late", { capabilities: [translate, summarize] })
+          )
+          expect(yield* hits(false)).toEqual([
+            ["early", 5_000],
+            ["late", 1_000]
+          ])
+          yield* liveness.touch(AgentId.make("late"), false, 9_000)
+          expect(yield* hits(false)).toEqual([
+            ["late", 9_000],
+            ["early", 5_000]
+          ])
+          yield* liveness.touch(AgentId.make("late"), true, 9_500)
+          expect(yield* hits(false)).toEqual([["early", 5_000]])
+          expect(yield* hits(true)).toEqual([
+            ["late", 9_500],
+            ["early", 5_000]
+          ])
+          yield* liveness.writeLastSeen([{ agent_id: AgentId.make("early"), at: 12_000 }])
+          expect(yield* hits(true)).toEqual([
+            ["early", 12_000],
+            ["late", 9_500]
+          ])
+          expect(
+            yield* liveness.claimTimeout(AgentId.make("early"), { idleCutoff: 20_000, busyCutoff: 20_000 })
+          ).toBe(true)
+          expect(yield* hits(true)).toEqual([["late", 9_500]])
+          yield* beat("early", 30_000)
+          expect(yield* hits(true)).toEqual([
+            ["early", 30_000],
+            ["late", 9_500]
+          ])
+        })
+      )
+  )
+
   it.effect("a failed transaction leaves no agent; a failed savepoint keeps the outer writes", () =>
     run(
       Effect.gen(function* () {

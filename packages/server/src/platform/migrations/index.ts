@@ -10,6 +10,7 @@ import ledger from "./0006_ledger"
 import relay from "./0007_relay"
 import admin from "./0008_admin"
 import identityKeys from "./0009_identity_keys"
+import discoverLiveness from "./0010_discover_liveness"
 
 /**
  * Every migration, imported statically (the server is one bundle; nothing is read from disk). Ids only
@@ -24,7 +25,8 @@ export const migrations = {
   "0006_ledger": ledger,
   "0007_relay": relay,
   "0008_admin": admin,
-  "0009_identity_keys": identityKeys
+  "0009_identity_keys": identityKeys,
+  "0010_discover_liveness": discoverLiveness
 } as const
 
 /**
