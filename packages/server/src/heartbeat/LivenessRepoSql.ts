@@ -7,6 +7,10 @@ import type { LivenessRow } from "../registry/AgentRepo"
 import { hasLoad } from "../registry/AgentRepoSql"
 import { LivenessRepo } from "./LivenessRepo"
 
+const ExpiredRow = Schema.Struct({ agent_id: AgentId })
+
+const TouchedRow = Schema.Struct({ loaded: SqlBool })
+
 const LivenessSqlRow = Schema.Struct({
   agent_id: AgentId,
   alive: SqlBool,
@@ -72,7 +76,7 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
         sql`UPDATE liveness SET busy = ${boolParam(sql, busy)}, last_heartbeat_at = ${now}
             WHERE liveness.agent_id = ${agentId} AND liveness.alive
             RETURNING ${hasLoad(sql, "liveness.agent_id")} AS loaded`.pipe(
-          decodeRows(Schema.Struct({ loaded: SqlBool })),
+          decodeRows(TouchedRow),
           Effect.map((rows) => Option.fromNullable(rows[0])),
           Effect.orDie
         ),
@@ -100,7 +104,7 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
         ).pipe(Effect.orDie),
       expired: (cutoffs) =>
         sql`SELECT l.agent_id FROM liveness l WHERE ${silentPast("l", cutoffs)} ORDER BY l.seq`.pipe(
-          decodeRows(Schema.Struct({ agent_id: AgentId })),
+          decodeRows(ExpiredRow),
           Effect.map((rows) => rows.map((r) => r.agent_id)),
           Effect.orDie
         ),

@@ -3,6 +3,8 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { decodeRows, SqlInt } from "../platform/Sql"
 import { IdempotencyRepo, type IdempotencyRow } from "./IdempotencyRepo"
 
+const DeletedCountRow = Schema.Struct({ n: SqlInt })
+
 /** `caller` is the scope as given (an agent id, or the operator's scope `@operator`). */
 const IdempotencySqlRow = Schema.Struct({
   caller: Schema.String,
@@ -55,7 +57,7 @@ export const IdempotencyRepoSql: Layer.Layer<IdempotencyRepo, never, SqlClient.S
             pg: () =>
               sql`WITH deleted AS (DELETE FROM idempotency WHERE created_at < ${before} RETURNING 1)
                   SELECT COUNT(*) AS n FROM deleted`.pipe(
-                decodeRows(Schema.Struct({ n: SqlInt })),
+                decodeRows(DeletedCountRow),
                 Effect.map((rows) => rows[0]!.n)
               ),
             orElse: () =>

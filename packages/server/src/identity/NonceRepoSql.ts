@@ -3,6 +3,8 @@ import { Effect, Layer, Schema } from "effect"
 import { decodeRows } from "../platform/Sql"
 import { NonceRepo } from "./NonceRepo"
 
+const InsertedNonceRow = Schema.Struct({ agent_id: Schema.String })
+
 /**
  * Nonces over `SqlClient`: the primary key `(agent_id, nonce)` decides between two replicas that
  * see the same nonce at once (the second waits for the first's row, then finds it). A row whose
@@ -18,7 +20,7 @@ export const NonceRepoSql: Layer.Layer<NonceRepo, never, SqlClient.SqlClient> = 
             ON CONFLICT (agent_id, nonce) DO UPDATE SET expires_at = excluded.expires_at
             WHERE nonces.expires_at <= ${now}
             RETURNING agent_id`.pipe(
-          decodeRows(Schema.Struct({ agent_id: Schema.String })),
+          decodeRows(InsertedNonceRow),
           Effect.map((rows) => rows.length === 1),
           Effect.orDie
         ),

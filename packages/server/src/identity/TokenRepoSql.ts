@@ -5,6 +5,8 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { decodeRows, SqlBool } from "../platform/Sql"
 import { TokenRepo } from "./TokenRepo"
 
+const TokenAgentRow = Schema.Struct({ agent_id: AgentId })
+
 const HolderSqlRow = Schema.Struct({
   agent_id: AgentId,
   lifecycle: Schema.NullOr(Lifecycle),
@@ -31,7 +33,7 @@ export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = 
         ),
       findActive: (tokenHash) =>
         sql`SELECT agent_id FROM tokens WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`.pipe(
-          decodeRows(Schema.Struct({ agent_id: AgentId })),
+          decodeRows(TokenAgentRow),
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => r.agent_id)),
           Effect.orDie
         ),

@@ -66,11 +66,23 @@ export const upsert = (
   )
 }
 
-/** Decodes query rows with a schema; a row that does not decode is a defect (the schema is ours). */
-export const decodeRows =
-  <A, I>(schema: Schema.Schema<A, I>) =>
-  <E, R>(rows: Effect.Effect<ReadonlyArray<unknown>, E, R>): Effect.Effect<ReadonlyArray<A>, E, R> =>
-    Effect.flatMap(rows, (raw) => Effect.orDie(Schema.decodeUnknown(Schema.Array(schema))(raw)))
+/** The rows decoder of each row schema, built once (a new `Schema.Array` per query rebuilt its parser). */
+const rowsDecoders = new WeakMap<object, (raw: unknown) => Effect.Effect<ReadonlyArray<any>, unknown>>()
+
+/**
+ * Decodes query rows with a schema; a row that does not decode is a defect (the schema is ours).
+ * The schema must be a module constant: its decoder is cached by identity.
+ */
+export const decodeRows = <A, I>(schema: Schema.Schema<A, I>) => {
+  let decode = rowsDecoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknown(Schema.Array(schema))
+    rowsDecoders.set(schema, decode)
+  }
+  const decodeArray = decode as (raw: unknown) => Effect.Effect<ReadonlyArray<A>, unknown>
+  return <E, R>(rows: Effect.Effect<ReadonlyArray<unknown>, E, R>): Effect.Effect<ReadonlyArray<A>, E, R> =>
+    Effect.flatMap(rows, (raw) => Effect.orDie(decodeArray(raw)))
+}
 
 /** Store errors inside repositories are defects: the service answers 500 / `/ready` answers 503. */
 export const orDieSql = <A, E, R>(
@@ -107,6 +119,8 @@ export const seqPage = (
 export const sequenceNames = ["agent", "task", "session", "assignment", "review", "hold", "entry"] as const
 export type SequenceName = (typeof sequenceNames)[number]
 
+const SequenceValue = Schema.Struct({ value: SqlInt })
+
 /**
  * The next value of a named sequence. On Postgres a native sequence (never rolled back, so ids may
  * have gaps, and concurrent transactions do not serialise on it); on SQLite a counter row updated in
@@ -123,7 +137,7 @@ export const nextSequence = (name: SequenceName): Effect.Effect<number, never, S
               RETURNING value`
       })
       .pipe(
-        decodeRows(Schema.Struct({ value: SqlInt })),
+        decodeRows(SequenceValue),
         Effect.map((rows) => rows[0]!.value),
         Effect.orDie
       )

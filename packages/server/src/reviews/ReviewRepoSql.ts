@@ -6,6 +6,8 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { decodeRows, forUpdate, nextSequence, SqlInt, SqlJson } from "../platform/Sql"
 import { ReviewRepo, type ReviewRow, type VerdictRow } from "./ReviewRepo"
 
+const LastOrdinalRow = Schema.Struct({ last: SqlInt })
+
 const ReviewRecord = Schema.Struct({
   review_id: ReviewId,
   task_id: TaskId,
@@ -119,7 +121,7 @@ export const ReviewRepoSql: Layer.Layer<ReviewRepo, never, SqlClient.SqlClient> 
         Effect.gen(function* () {
           const rows = yield* sql`SELECT (SELECT COALESCE(MAX(v.ordinal), 0) FROM review_verdicts v
               WHERE v.review_id = r.review_id) AS last
-            FROM reviews r WHERE r.review_id = ${reviewId}`.pipe(decodeRows(Schema.Struct({ last: SqlInt })))
+            FROM reviews r WHERE r.review_id = ${reviewId}`.pipe(decodeRows(LastOrdinalRow))
           if (rows.length === 0) return yield* Effect.dieMessage(`addVerdict: no review ${reviewId}`)
           yield* insertVerdict(reviewId, rows[0]!.last + 1, verdict)
         }).pipe(Effect.orDie),

@@ -13,6 +13,10 @@ import { Effect, Layer, Option, Schema } from "effect"
 import { decodeRows, forUpdate, nextSequence, SqlInt, SqlIntOrNull, seqPage, upsert } from "../platform/Sql"
 import { type EntryRow, type HoldRow, LedgerRepo } from "./LedgerRepo"
 
+const HoldEntryRow = Schema.Struct({ hold_id: HoldId, reason: LedgerReason })
+
+const ActiveTotalsRow = Schema.Struct({ as_payer: SqlInt, as_payee: SqlInt })
+
 const HoldRecord = Schema.Struct({
   hold_id: HoldId,
   task_id: TaskId,
@@ -164,7 +168,7 @@ export const LedgerRepoSql: Layer.Layer<LedgerRepo, never, SqlClient.SqlClient> 
             COALESCE(SUM(CASE WHEN payer = ${agentId} THEN amount ELSE 0 END), 0) AS as_payer,
             COALESCE(SUM(CASE WHEN payee = ${agentId} THEN amount ELSE 0 END), 0) AS as_payee
           FROM holds WHERE status = 'active' AND (payer = ${agentId} OR payee = ${agentId})`.pipe(
-          decodeRows(Schema.Struct({ as_payer: SqlInt, as_payee: SqlInt })),
+          decodeRows(ActiveTotalsRow),
           Effect.map((rows) => ({ asPayer: rows[0]?.as_payer ?? 0, asPayee: rows[0]?.as_payee ?? 0 })),
           Effect.orDie
         ),
@@ -196,7 +200,7 @@ export const LedgerRepoSql: Layer.Layer<LedgerRepo, never, SqlClient.SqlClient> 
         const allHolds = yield* sql`SELECT ${holdColumns} FROM holds ORDER BY seq`.pipe(holds)
         const holdEntries = yield* sql`SELECT hold_id, reason FROM entries
           WHERE hold_id IS NOT NULL AND reason IN ('release', 'refund') ORDER BY seq`.pipe(
-          decodeRows(Schema.Struct({ hold_id: HoldId, reason: LedgerReason }))
+          decodeRows(HoldEntryRow)
         )
         return { totals, balances, holds: allHolds, holdEntries }
       }).pipe(Effect.orDie)

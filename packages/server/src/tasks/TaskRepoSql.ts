@@ -19,6 +19,8 @@ import {
 } from "../platform/Sql"
 import { type AssignmentRow, type SessionRow, TaskRepo, type TaskRepoShape, type TaskRow } from "./TaskRepo"
 
+const LoadRow = Schema.Struct({ load: SqlInt })
+
 const TaskRecord = Schema.Struct({
   task_id: TaskId,
   publisher: AgentId,
@@ -214,7 +216,7 @@ export const TaskRepoSql: Layer.Layer<TaskRepo, never, SqlClient.SqlClient> = La
         sql`SELECT COUNT(*) AS load FROM assignments
           WHERE agent_id = ${agentId}
             AND (status = 'assigned' OR (kind = 'execute' AND status = 'output_ready'))`.pipe(
-          decodeRows(Schema.Struct({ load: SqlInt })),
+          decodeRows(LoadRow),
           Effect.map((rows) => rows[0]?.load ?? 0),
           Effect.orDie
         )
