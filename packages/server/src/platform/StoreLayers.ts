@@ -20,6 +20,7 @@ import { ReviewRepoSql } from "../reviews/ReviewRepoSql"
 import { LedgerRepoSql } from "../settlement/LedgerRepoSql"
 import { TaskRepoSql } from "../tasks/TaskRepoSql"
 import { MigrationsLive } from "./migrations"
+import { acquirePgPool } from "./PgPool"
 import { StoreSql } from "./Sql"
 
 /** Every repository over `SqlClient`, after the migrations have run. */
@@ -84,7 +85,10 @@ export const SqliteClientLive = (filename: string) =>
 
 /** Postgres: a pool shared by the process; every replica runs one. */
 export const PgClientLive = (url: Redacted.Redacted, maxConnections = 10) =>
-  PgClient.layer({ url, maxConnections, connectTimeout: "5 seconds", applicationName: "platform-server" })
+  PgClient.layerFromPool({
+    acquire: acquirePgPool({ url, maxConnections, applicationName: "platform-server" }),
+    applicationName: "platform-server"
+  })
 
 /**
  * A store that cannot be opened stops startup (the entry point reports it in one line). SQLite keeps

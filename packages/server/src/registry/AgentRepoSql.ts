@@ -40,6 +40,15 @@ const AgentColumns = {
 
 const AgentSqlRow = Schema.Struct(AgentColumns)
 
+/**
+ * The agent columns by name (never `a.*`, so a prepared statement's result keeps its shape when a
+ * later migration adds a column).
+ */
+const agentColumnsOf = (alias: string) =>
+  Object.keys(AgentColumns)
+    .map((column) => `${alias}.${column}`)
+    .join(", ")
+
 const AgentWithLivenessSqlRow = Schema.Struct({
   ...AgentColumns,
   live_alive: Schema.NullOr(SqlBool),
@@ -102,6 +111,7 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
   AgentRepo,
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const agentColumns = sql.literal(agentColumnsOf("a"))
     /** Agent ids compare by code unit, as in memory (SQLite's default; Postgres needs the C collation). */
     const collateC = (column: string) =>
       sql.onDialectOrElse({
@@ -110,7 +120,7 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
       })
 
     const selectWithLiveness = (where: Fragment) =>
-      sql`SELECT a.*, l.alive AS live_alive, l.busy AS live_busy,
+      sql`SELECT ${agentColumns}, l.alive AS live_alive, l.busy AS live_busy,
             l.last_heartbeat_at AS live_last_heartbeat_at, ${loadSubquery(sql, "a.agent_id")} AS load
           FROM agents a LEFT JOIN liveness l ON l.agent_id = a.agent_id
           WHERE ${where}`
@@ -134,7 +144,7 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
      * probes `agents` and `assignments` per row and stops once `limit` rows qualify.
      */
     const discoverIdle = (capability: string, includeBusy: boolean, limit: number) =>
-      sql`SELECT a.*, c.last_heartbeat_at, 0 AS load
+      sql`SELECT ${agentColumns}, c.last_heartbeat_at, 0 AS load
           FROM agent_capabilities c JOIN agents a ON a.agent_id = c.agent_id
           WHERE c.name = ${capability} AND c.alive
             ${includeBusy ? sql.literal("") : sql.literal("AND NOT c.busy AND c.max_concurrency > 0")}
@@ -147,7 +157,7 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
      * ordered by load, heartbeat (most recent first), agent id.
      */
     const discoverAll = (capability: string, includeBusy: boolean, limit: number) =>
-      sql`SELECT a.*, h.last_heartbeat_at, h.load FROM (
+      sql`SELECT ${agentColumns}, h.last_heartbeat_at, h.load FROM (
             SELECT c.agent_id, c.max_concurrency, c.last_heartbeat_at, ${loadSubquery(sql, "c.agent_id")} AS load
             FROM agent_capabilities c
             WHERE c.name = ${capability} AND c.alive
@@ -161,7 +171,7 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
 
     return {
       get: (agentId) =>
-        sql`SELECT * FROM agents WHERE agent_id = ${agentId}`.pipe(
+        sql`SELECT ${agentColumns} FROM agents a WHERE a.agent_id = ${agentId}`.pipe(
           decodeRows(AgentSqlRow),
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toAgent)),
           Effect.orDie
