@@ -11,7 +11,7 @@ import { call, mib, rssOf, sampleRss } from "./support.mjs"
 const SIZE = 50 * 1024 * 1024
 const TRANSFERS = 4
 
-const ensureBlob = async (dir) => {
+export const ensureBlob = async (dir) => {
   const path = join(dir, "payload-50mib.bin")
   if (existsSync(path) && statSync(path).size === SIZE) return path
   const out = createWriteStream(path)
@@ -22,7 +22,7 @@ const ensureBlob = async (dir) => {
   return path
 }
 
-const put = (url, path, headers) =>
+export const put = (url, path, headers) =>
   new Promise((resolvePut, reject) => {
     const req = request(url, {
       method: "PUT",
@@ -39,7 +39,7 @@ const put = (url, path, headers) =>
     pipeline(createReadStream(path), req).catch(reject)
   })
 
-const get = (url, headers) =>
+export const get = (url, headers) =>
   new Promise((resolveGet, reject) => {
     const req = request(url, { method: "GET", headers })
     req.on("response", (res) => {
@@ -59,22 +59,11 @@ const timed = async (f) => {
   return Number(process.hrtime.bigint() - started) / 1e9
 }
 
-export const benchRelay = async ({ server, baseline, blobDir }) => {
-  const path = await ensureBlob(blobDir)
-  const moved = 2 * TRANSFERS * SIZE
-
-  const baselineSecs = await timed(() =>
-    Promise.all(
-      Array.from({ length: TRANSFERS }, async (_, i) => {
-        await put(`${baseline.url}/blob/t${i}`, path, {})
-        await get(`${baseline.url}/blob/t${i}`, {})
-      })
-    )
-  )
-
+/** One round: four concurrent transfers through the server; its time and the server's RSS. */
+const serverRound = async (server, path) => {
   const idle = rssOf(server.pid)
   const sampler = sampleRss(server.pid)
-  const serverSecs = await timed(() =>
+  const secs = await timed(() =>
     Promise.all(
       Array.from({ length: TRANSFERS }, async () => {
         const slot = await call(server.url, "POST", "/relay", {
@@ -88,12 +77,47 @@ export const benchRelay = async ({ server, baseline, blobDir }) => {
   )
   const peak = sampler.stop()
   return {
-    transfers: TRANSFERS,
-    size_mib: mib(SIZE),
-    baseline_mib_per_sec: mib(moved) / baselineSecs,
-    server_mib_per_sec: mib(moved) / serverSecs,
+    mib_per_sec: mib(2 * TRANSFERS * SIZE) / secs,
     rss_idle_mib: mib(idle),
     rss_peak_mib: mib(peak),
     rss_growth_mib: mib(peak - idle)
+  }
+}
+
+/**
+ * The bare pipe, then two rounds through the server: the first right after start-up ("cold": its
+ * growth includes the one-time cost of compiling the transfer path and sizing the heap), the second
+ * a second later ("warm": the steady state of a server that has served transfers and is idle again).
+ */
+export const benchRelay = async ({ server, baseline, blobDir }) => {
+  const path = await ensureBlob(blobDir)
+  const moved = 2 * TRANSFERS * SIZE
+
+  const baselineIdle = rssOf(baseline.pid)
+  const baselineSampler = sampleRss(baseline.pid)
+  const baselineSecs = await timed(() =>
+    Promise.all(
+      Array.from({ length: TRANSFERS }, async (_, i) => {
+        await put(`${baseline.url}/blob/t${i}`, path, {})
+        await get(`${baseline.url}/blob/t${i}`, {})
+      })
+    )
+  )
+  const baselinePeak = baselineSampler.stop()
+
+  const cold = await serverRound(server, path)
+  await new Promise((r) => setTimeout(r, 1000))
+  const warm = await serverRound(server, path)
+  return {
+    transfers: TRANSFERS,
+    size_mib: mib(SIZE),
+    baseline_mib_per_sec: mib(moved) / baselineSecs,
+    baseline_rss_growth_mib: mib(baselinePeak - baselineIdle),
+    server_mib_per_sec: warm.mib_per_sec,
+    cold,
+    warm,
+    rss_idle_mib: cold.rss_idle_mib,
+    rss_peak_mib: Math.max(cold.rss_peak_mib, warm.rss_peak_mib),
+    rss_growth_mib: cold.rss_growth_mib
   }
 }

@@ -1,6 +1,12 @@
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, Redacted } from "effect"
+import { Context, Effect, Redacted } from "effect"
 import pg from "pg"
+
+/**
+ * The replica's `pg` pool itself, beside the `SqlClient` built on it: for what `@effect/sql` does not
+ * do, the relay's binary `COPY` of blob rows (relay/BlobStorePostgres.ts).
+ */
+export class PgPool extends Context.Tag("@agent-marketplace/server/PgPool")<PgPool, pg.Pool>() {}
 
 /**
  * The name under which a statement text is prepared, or `undefined` to send it unnamed. A named

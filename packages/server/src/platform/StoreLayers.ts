@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
@@ -20,7 +21,7 @@ import { ReviewRepoSql } from "../reviews/ReviewRepoSql"
 import { LedgerRepoSql } from "../settlement/LedgerRepoSql"
 import { TaskRepoSql } from "../tasks/TaskRepoSql"
 import { MigrationsLive } from "./migrations"
-import { acquirePgPool } from "./PgPool"
+import { acquirePgPool, PgPool } from "./PgPool"
 import { StoreSql } from "./Sql"
 
 /** Every repository over `SqlClient`, after the migrations have run. */
@@ -83,12 +84,24 @@ export const SqliteClientLive = (filename: string) =>
     })
   )
 
-/** Postgres: a pool shared by the process; every replica runs one. */
+/**
+ * Postgres: a pool shared by the process (every replica runs one), as the `SqlClient` and as itself
+ * (`PgPool`, for the relay's `COPY`); ended with the layer.
+ */
 export const PgClientLive = (url: Redacted.Redacted, maxConnections = 10) =>
-  PgClient.layerFromPool({
-    acquire: acquirePgPool({ url, maxConnections, applicationName: "platform-server" }),
-    applicationName: "platform-server"
-  })
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const pool = yield* acquirePgPool({ url, maxConnections, applicationName: "platform-server" })
+      const client = yield* PgClient.fromPool({
+        acquire: Effect.succeed(pool),
+        applicationName: "platform-server"
+      })
+      return Context.make(PgClient.PgClient, client).pipe(
+        Context.add(SqlClient.SqlClient, client),
+        Context.add(PgPool, pool)
+      )
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
 
 /**
  * A store that cannot be opened stops startup (the entry point reports it in one line). SQLite keeps

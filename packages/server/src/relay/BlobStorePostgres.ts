@@ -1,71 +1,182 @@
 import { SqlClient } from "@effect/sql"
 import { Chunk, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
+import type pg from "pg"
+import { from as copyFrom, to as copyTo } from "pg-copy-streams"
+import {
+  CopyBinaryColumnReader,
+  copyBinaryHeader,
+  copyBinaryTrailer,
+  copyBinaryTuple
+} from "../platform/PgCopyBinary"
+import { PgPool } from "../platform/PgPool"
 import { decodeRows } from "../platform/Sql"
 import { BlobStore } from "./BlobStore"
 
-/** Bytes per `relay_chunks` row. */
-export const CHUNK_BYTES = 1024 * 1024
-
-const ChunkRow = Schema.Struct({ data: Schema.Uint8ArrayFromSelf })
+/** A `relay_chunks` row holds about this many bytes (rows of other sizes, such as older 1 MiB ones, read back too). */
+export const CHUNK_BYTES = 256 * 1024
 
 /**
- * Blobs as rows of `relay_chunks` (about 1 MiB each, numbered from 0), so every replica serves every
- * slot. A write collects the incoming pieces until a row is full and inserts it at once (each insert
- * is its own statement: an upload never holds a transaction or a pooled connection while it waits
- * for the client); a failed or interrupted write deletes the rows it wrote. A read fetches one row
- * per query, only when the previous one has been sent on, so at most a couple of rows are in memory
- * per transfer. The relay only reads a blob it has seen completed.
+ * Rows written by one `COPY … FROM`. One: the pieces of a row are slices that each keep the socket's
+ * whole read buffer alive until they are sent, so holding more per upload costs more than it saves
+ * (design/relay.md, measured).
  */
-export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClient> = Layer.effect(
+export const WRITE_ROWS = 1
+
+/** Rows read by one `COPY … TO`. */
+export const READ_ROWS = 4
+
+/** Keys are the relay's own (`<relay_id>.<hex>`); anything else never reaches a statement. */
+const KEY = /^[A-Za-z0-9_.-]{1,200}$/
+
+/**
+ * Groups a stream of pieces into batches of rows without copying a byte: a row is the list of
+ * consecutive pieces that reach `CHUNK_BYTES`, a batch is `WRITE_ROWS` rows. At most one batch
+ * per upload is held.
+ */
+const intoBatches = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
+  Stream.suspend(() => {
+    let rows: Array<Array<Uint8Array>> = []
+    let row: Array<Uint8Array> = []
+    let rowBytes = 0
+    const closeRow = () => {
+      if (rowBytes === 0) return
+      rows.push(row)
+      row = []
+      rowBytes = 0
+    }
+    const take = () => {
+      const batch = rows
+      rows = []
+      return batch
+    }
+    return bytes.pipe(
+      Stream.mapConcat((piece): ReadonlyArray<Array<Array<Uint8Array>>> => {
+        if (piece.length === 0) return []
+        row.push(piece)
+        rowBytes += piece.length
+        if (rowBytes >= CHUNK_BYTES) closeRow()
+        return rows.length >= WRITE_ROWS ? [take()] : []
+      }),
+      Stream.concat(
+        Stream.suspend(() => {
+          closeRow()
+          return rows.length === 0 ? Stream.empty : Stream.make(take())
+        })
+      )
+    )
+  })
+
+/**
+ * Blobs as rows of `relay_chunks` (about 256 KiB each, numbered from 0), so every replica serves
+ * every slot.
+ *
+ * The bytes move with binary `COPY` (pg-copy-streams, platform/PgCopyBinary.ts), not with `INSERT`
+ * and `SELECT`: the query protocol would send `bytea` back as hex text (twice the size, decoded
+ * again) and copy every parameter into one message buffer, garbage that a 50 MiB transfer multiplies
+ * and V8 keeps until a major GC. `COPY` passes the upload's pieces to the socket as they came and
+ * hands the download the socket's own chunks.
+ *
+ * A write copies each batch of rows in its own `COPY` on a pooled connection taken for just that
+ * batch, and a read fetches `READ_ROWS` rows per `COPY` into memory before sending them: no connection or
+ * transaction is ever held while the HTTP client is slow. A failed or interrupted write deletes the
+ * rows it wrote (a batch cut midway rolls back by itself). The relay only reads a blob it has seen
+ * completed.
+ */
+export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClient | PgPool> = Layer.effect(
   BlobStore,
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const pool = yield* PgPool
+
+    /**
+     * Runs `f` on a connection of the pool. A connection whose `COPY` failed or was cut is destroyed
+     * rather than returned, so no half-finished protocol exchange reaches the next user.
+     */
+    const withConnection = <A>(f: (client: pg.PoolClient) => Promise<A>) =>
+      Effect.acquireUseRelease(
+        Effect.promise(() => pool.connect()),
+        (client) => Effect.promise(() => f(client)),
+        (client, exit) => Effect.sync(() => client.release(Exit.isFailure(exit)))
+      )
+
     const remove = (key: string) =>
       sql`DELETE FROM relay_chunks WHERE blob_key = ${key}`.pipe(Effect.asVoid, Effect.orDie)
-    const insert = (key: string, seq: number, data: Buffer) =>
-      sql`INSERT INTO relay_chunks (blob_key, seq, data) VALUES (${key}, ${seq}, ${data})`.pipe(
-        Effect.asVoid,
-        Effect.orDie
+
+    const copyRows = (key: string, first: number, rows: ReadonlyArray<ReadonlyArray<Uint8Array>>) =>
+      withConnection(
+        (client) =>
+          new Promise<void>((resolve, reject) => {
+            const stream = client.query(
+              copyFrom("COPY relay_chunks (blob_key, seq, data) FROM STDIN (FORMAT binary)")
+            )
+            stream.on("finish", () => resolve())
+            stream.on("error", reject)
+            stream.cork()
+            stream.write(copyBinaryHeader)
+            rows.forEach((pieces, i) => {
+              for (const buffer of copyBinaryTuple([
+                { _tag: "text", value: key },
+                { _tag: "int4", value: first + i },
+                { _tag: "bytes", pieces }
+              ]))
+                stream.write(buffer)
+            })
+            stream.write(copyBinaryTrailer)
+            stream.end()
+          })
       )
+
+    const readRows = (key: string, from: number) =>
+      withConnection(
+        (client) =>
+          new Promise<{ readonly pieces: Array<Uint8Array>; readonly rows: number }>((resolve, reject) => {
+            const reader = new CopyBinaryColumnReader()
+            const pieces: Array<Uint8Array> = []
+            const stream = client.query(
+              copyTo(
+                `COPY (SELECT data FROM relay_chunks WHERE blob_key = '${key}' AND seq >= ${from} AND seq < ${from + READ_ROWS} ORDER BY seq) TO STDOUT (FORMAT binary)`
+              )
+            )
+            stream.on("data", (chunk: Buffer) => {
+              try {
+                for (const piece of reader.push(chunk)) pieces.push(piece)
+              } catch (error) {
+                stream.destroy(error as Error)
+              }
+            })
+            stream.on("end", () =>
+              reader.done
+                ? resolve({ pieces, rows: reader.rows })
+                : reject(new Error("a binary COPY cut short"))
+            )
+            stream.on("error", reject)
+          })
+      )
+
     return {
       kind: "postgres",
       write: (key, bytes) =>
         Effect.suspend(() => {
-          let pending: Array<Uint8Array> = []
-          let pendingBytes = 0
           let seq = 0
-          const flush = Effect.suspend(() => {
-            if (pendingBytes === 0) return Effect.void
-            const data = Buffer.concat(pending, pendingBytes)
-            pending = []
-            pendingBytes = 0
-            return insert(key, seq++, data)
-          })
-          return Stream.runForEach(bytes, (chunk) =>
-            Effect.suspend(() => {
-              pending.push(chunk)
-              pendingBytes += chunk.length
-              return pendingBytes >= CHUNK_BYTES ? flush : Effect.void
-            })
-          ).pipe(
-            Effect.zipRight(flush),
-            Effect.onExit((exit) => (Exit.isFailure(exit) ? remove(key) : Effect.void))
-          )
+          return Stream.runForEach(intoBatches(bytes), (rows) => {
+            const first = seq
+            seq += rows.length
+            return copyRows(key, first, rows)
+          }).pipe(Effect.onExit((exit) => (Exit.isFailure(exit) ? remove(key) : Effect.void)))
         }),
       read: (key) =>
-        Stream.paginateChunkEffect(0, (seq) =>
-          sql`SELECT data FROM relay_chunks WHERE blob_key = ${key} AND seq = ${seq}`.pipe(
-            decodeRows(ChunkRow),
-            Effect.orDie,
-            Effect.flatMap((rows) =>
-              rows.length === 0
-                ? seq === 0
+        KEY.test(key)
+          ? Stream.paginateChunkEffect(0, (from) =>
+              Effect.flatMap(readRows(key, from), ({ pieces, rows }) =>
+                rows === 0 && from === 0
                   ? Effect.dieMessage(`no relay blob ${key}`)
-                  : Effect.succeed([Chunk.empty<Uint8Array>(), Option.none<number>()] as const)
-                : Effect.succeed([Chunk.of<Uint8Array>(rows[0]!.data), Option.some(seq + 1)] as const)
+                  : Effect.succeed([
+                      Chunk.unsafeFromArray(pieces),
+                      rows === READ_ROWS ? Option.some(from + READ_ROWS) : Option.none<number>()
+                    ] as const)
+              )
             )
-          )
-        ),
+          : Stream.dieMessage(`not a relay blob key: ${key}`),
       remove,
       keys: sql`SELECT DISTINCT blob_key FROM relay_chunks`.pipe(
         decodeRows(Schema.Struct({ blob_key: Schema.String })),

@@ -29,6 +29,8 @@ export interface RelayStore {
   readonly physical: Effect.Effect<ReadonlyArray<string>, never, BlobStore>
   /** Postgres: rows, total bytes and largest row of `relay_chunks`. */
   readonly chunkStats: Effect.Effect<{ rows: number; bytes: number; largest: number }>
+  /** Postgres: writes `relay_chunks` rows of a blob directly (as an older release would have). */
+  readonly insertRows: (key: string, rows: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
 }
 
 export interface RelayStoreCase {
@@ -43,6 +45,7 @@ const tempDir = Effect.acquireRelease(
 )
 
 const noChunks = Effect.succeed({ rows: 0, bytes: 0, largest: 0 })
+const noRows = () => Effect.dieMessage("only the Postgres store has relay_chunks rows")
 
 const asCase = (name: StoreName, layer: Layer.Layer<StoreServices>): StoreCase => ({
   name,
@@ -56,7 +59,8 @@ export const relayMemory: RelayStoreCase = {
     layer: StoreMemoryLive,
     storeCase: asCase("memory", StoreMemoryLive),
     physical: Effect.flatMap(BlobStore, (blobs) => blobs.keys),
-    chunkStats: noChunks
+    chunkStats: noChunks,
+    insertRows: noRows
   })
 }
 
@@ -73,7 +77,8 @@ export const relaySqlite: RelayStoreCase = {
       layer,
       storeCase: asCase("sqlite", layer),
       physical: Effect.sync(() => readdirSync(dir).sort()),
-      chunkStats: noChunks
+      chunkStats: noChunks,
+      insertRows: noRows
     }
   })
 }
@@ -109,7 +114,16 @@ export const relayPostgres: RelayStoreCase = {
               COALESCE(MAX(length(data)), 0) AS largest FROM relay_chunks`.pipe(
           Effect.flatMap((rows) => Schema.decodeUnknown(ChunkStats)(rows[0]))
         )
-      )
+      ),
+      insertRows: (key, rows) =>
+        inspect((sql) =>
+          Effect.forEach(
+            rows,
+            (data, seq) =>
+              sql`INSERT INTO relay_chunks (blob_key, seq, data) VALUES (${key}, ${seq}, ${Buffer.from(data)})`,
+            { discard: true }
+          )
+        )
     }
   })
 }
