@@ -52,11 +52,11 @@ const flow = async (url, [buyer, executor, reviewer], ids) => {
   })
 }
 
-export const benchFlows = async ({ server, workers = 8, seconds = 8 }) => {
+export const benchFlows = async ({ server, workers = 8, seconds = 8, prefix = "flow" }) => {
   const teams = []
   for (let w = 0; w < workers; w++) {
-    const tokens = await registerAgents(server.url, `flow${w}`, 3)
-    teams.push({ tokens, ids: { executor: `flow${w}-1`, reviewer: `flow${w}-2` } })
+    const tokens = await registerAgents(server.url, `${prefix}${w}`, 3)
+    teams.push({ tokens, ids: { executor: `${prefix}${w}-1`, reviewer: `${prefix}${w}-2` } })
   }
   let done = 0
   const deadline = Date.now() + seconds * 1000
