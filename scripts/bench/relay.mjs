@@ -11,7 +11,7 @@ import { call, mib, rssOf, sampleRss } from "./support.mjs"
 const SIZE = 50 * 1024 * 1024
 const TRANSFERS = 4
 
-export const ensureBlob = async (dir) => {
+const ensureBlob = async (dir) => {
   const path = join(dir, "payload-50mib.bin")
   if (existsSync(path) && statSync(path).size === SIZE) return path
   const out = createWriteStream(path)
@@ -22,7 +22,7 @@ export const ensureBlob = async (dir) => {
   return path
 }
 
-export const put = (url, path, headers) =>
+const put = (url, path, headers) =>
   new Promise((resolvePut, reject) => {
     const req = request(url, {
       method: "PUT",
@@ -39,7 +39,7 @@ export const put = (url, path, headers) =>
     pipeline(createReadStream(path), req).catch(reject)
   })
 
-export const get = (url, headers) =>
+const get = (url, headers) =>
   new Promise((resolveGet, reject) => {
     const req = request(url, { method: "GET", headers })
     req.on("response", (res) => {

@@ -15,13 +15,6 @@ import { BlobStore } from "./BlobStore"
 /** A `relay_chunks` row holds about this many bytes (rows of other sizes, such as older 1 MiB ones, read back too). */
 export const CHUNK_BYTES = 256 * 1024
 
-/**
- * Rows written by one `COPY … FROM`. One: the pieces of a row are slices that each keep the socket's
- * whole read buffer alive until they are sent, so holding more per upload costs more than it saves
- * (design/relay.md, measured).
- */
-export const WRITE_ROWS = 1
-
 /** Rows read by one `COPY … TO`. */
 export const READ_ROWS = 4
 
@@ -29,40 +22,29 @@ export const READ_ROWS = 4
 const KEY = /^[A-Za-z0-9_.-]{1,200}$/
 
 /**
- * Groups a stream of pieces into batches of rows without copying a byte: a row is the list of
- * consecutive pieces that reach `CHUNK_BYTES`, a batch is `WRITE_ROWS` rows. At most one batch
- * per upload is held.
+ * Groups a stream of pieces into rows without copying a byte: a row is the list of consecutive
+ * pieces that reach `CHUNK_BYTES` (the last one shorter). At most one row per upload is held: each
+ * piece is a slice that keeps the socket's whole read buffer alive until it is sent, so holding more
+ * costs more memory than the fewer `COPY`s save (design/relay.md, measured).
  */
-const intoBatches = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
+const intoRows = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
   Stream.suspend(() => {
-    let rows: Array<Array<Uint8Array>> = []
     let row: Array<Uint8Array> = []
     let rowBytes = 0
-    const closeRow = () => {
-      if (rowBytes === 0) return
-      rows.push(row)
+    const take = () => {
+      const full = row
       row = []
       rowBytes = 0
-    }
-    const take = () => {
-      const batch = rows
-      rows = []
-      return batch
+      return full
     }
     return bytes.pipe(
-      Stream.mapConcat((piece): ReadonlyArray<Array<Array<Uint8Array>>> => {
+      Stream.mapConcat((piece): ReadonlyArray<Array<Uint8Array>> => {
         if (piece.length === 0) return []
         row.push(piece)
         rowBytes += piece.length
-        if (rowBytes >= CHUNK_BYTES) closeRow()
-        return rows.length >= WRITE_ROWS ? [take()] : []
+        return rowBytes >= CHUNK_BYTES ? [take()] : []
       }),
-      Stream.concat(
-        Stream.suspend(() => {
-          closeRow()
-          return rows.length === 0 ? Stream.empty : Stream.make(take())
-        })
-      )
+      Stream.concat(Stream.suspend(() => (rowBytes === 0 ? Stream.empty : Stream.make(take()))))
     )
   })
 
@@ -76,10 +58,10 @@ const intoBatches = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
  * and V8 keeps until a major GC. `COPY` passes the upload's pieces to the socket as they came and
  * hands the download the socket's own chunks.
  *
- * A write copies each batch of rows in its own `COPY` on a pooled connection taken for just that
- * batch, and a read fetches `READ_ROWS` rows per `COPY` into memory before sending them: no connection or
+ * A write copies each row in its own `COPY` on a pooled connection taken for just that row, and a
+ * read fetches `READ_ROWS` rows per `COPY` into memory before sending them: no connection or
  * transaction is ever held while the HTTP client is slow. A failed or interrupted write deletes the
- * rows it wrote (a batch cut midway rolls back by itself). The relay only reads a blob it has seen
+ * rows it wrote (a `COPY` cut midway rolls back by itself). The relay only reads a blob it has seen
  * completed.
  */
 export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClient | PgPool> = Layer.effect(
@@ -102,25 +84,23 @@ export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClien
     const remove = (key: string) =>
       sql`DELETE FROM relay_chunks WHERE blob_key = ${key}`.pipe(Effect.asVoid, Effect.orDie)
 
-    const copyRows = (key: string, first: number, rows: ReadonlyArray<ReadonlyArray<Uint8Array>>) =>
+    const copyRow = (key: string, seq: number, pieces: ReadonlyArray<Uint8Array>) =>
       withConnection(
         (client) =>
           new Promise<void>((resolve, reject) => {
+            // The stream buffers these writes until Postgres has answered the COPY, then sends them.
             const stream = client.query(
               copyFrom("COPY relay_chunks (blob_key, seq, data) FROM STDIN (FORMAT binary)")
             )
             stream.on("finish", () => resolve())
             stream.on("error", reject)
-            stream.cork()
             stream.write(copyBinaryHeader)
-            rows.forEach((pieces, i) => {
-              for (const buffer of copyBinaryTuple([
-                { _tag: "text", value: key },
-                { _tag: "int4", value: first + i },
-                { _tag: "bytes", pieces }
-              ]))
-                stream.write(buffer)
-            })
+            for (const buffer of copyBinaryTuple([
+              { _tag: "text", value: key },
+              { _tag: "int4", value: seq },
+              { _tag: "bytes", pieces }
+            ]))
+              stream.write(buffer)
             stream.write(copyBinaryTrailer)
             stream.end()
           })
@@ -158,11 +138,9 @@ export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClien
       write: (key, bytes) =>
         Effect.suspend(() => {
           let seq = 0
-          return Stream.runForEach(intoBatches(bytes), (rows) => {
-            const first = seq
-            seq += rows.length
-            return copyRows(key, first, rows)
-          }).pipe(Effect.onExit((exit) => (Exit.isFailure(exit) ? remove(key) : Effect.void)))
+          return Stream.runForEach(intoRows(bytes), (pieces) => copyRow(key, seq++, pieces)).pipe(
+            Effect.onExit((exit) => (Exit.isFailure(exit) ? remove(key) : Effect.void))
+          )
         }),
       read: (key) =>
         KEY.test(key)
