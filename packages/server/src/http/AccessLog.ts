@@ -6,14 +6,21 @@ import { SecureRandom } from "../platform/SecureRandom"
 const acceptedRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** The client address: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy. */
-export const clientAddress = (request: HttpServerRequest.HttpServerRequest, trustProxy: boolean): string => {
+export const clientAddressOf = (
+  headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
+  remoteAddress: string | undefined,
+  trustProxy: boolean
+): string => {
   if (trustProxy) {
-    const forwarded = request.headers["x-forwarded-for"]
-    const first = forwarded?.split(",")[0]?.trim()
+    const forwarded = headers["x-forwarded-for"]
+    const first = (typeof forwarded === "string" ? forwarded : forwarded?.[0])?.split(",")[0]?.trim()
     if (first !== undefined && first !== "") return first
   }
-  return Option.getOrElse(request.remoteAddress, () => "unknown")
+  return remoteAddress ?? "unknown"
 }
+
+export const clientAddress = (request: HttpServerRequest.HttpServerRequest, trustProxy: boolean): string =>
+  clientAddressOf(request.headers, Option.getOrUndefined(request.remoteAddress), trustProxy)
 
 /**
  * The path as logged: without its query string, and with a relay slot's id replaced by
@@ -22,6 +29,35 @@ export const clientAddress = (request: HttpServerRequest.HttpServerRequest, trus
  */
 export const loggedPath = (url: string): string =>
   url.split("?")[0]!.replace(/^\/relay\/[^/]+/, "/relay/:relay_id")
+
+/** The request's id: the caller's `X-Request-Id` when it is short and plain, else a fresh one. */
+export const requestIdFrom = (
+  headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
+  random: SecureRandom["Type"]
+): Effect.Effect<string> => {
+  const given = headers["x-request-id"]
+  return typeof given === "string" && acceptedRequestId.test(given) ? Effect.succeed(given) : random.hex(8)
+}
+
+/** One access line (`AGENT_MARKETPLACE_ACCESS_LOG`): no query string, no body, no credential. */
+export const accessLine = (line: {
+  readonly requestId: string
+  readonly method: string
+  readonly path: string
+  readonly status: number
+  readonly durationMs: number
+  readonly client: string
+}) =>
+  Effect.logInfo("request").pipe(
+    Effect.annotateLogs({
+      request_id: line.requestId,
+      method: line.method,
+      path: line.path,
+      status: line.status,
+      duration_ms: line.durationMs,
+      client: line.client
+    })
+  )
 
 /**
  * The outermost middleware: gives every request an id (`X-Request-Id`, echoed on the response),
@@ -43,16 +79,14 @@ export const accessLog = (options: { readonly enabled: boolean; readonly trustPr
           const path = loggedPath(request.url)
           const logLine = (status: number) =>
             Effect.flatMap(Clock.currentTimeMillis, (now) =>
-              Effect.logInfo("request").pipe(
-                Effect.annotateLogs({
-                  request_id: requestId,
-                  method: request.method,
-                  path,
-                  status,
-                  duration_ms: now - started,
-                  client: clientAddress(request, options.trustProxy)
-                })
-              )
+              accessLine({
+                requestId,
+                method: request.method,
+                path,
+                status,
+                durationMs: now - started,
+                client: clientAddress(request, options.trustProxy)
+              })
             )
           // Runs on the final response, after errors have been encoded, just before it is written.
           const preResponse = HttpApp.appendPreResponseHandler((_request, response) => {
@@ -70,15 +104,12 @@ export const accessLog = (options: { readonly enabled: boolean; readonly trustPr
             app
           )
         }
-        return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-          const given = request.headers["x-request-id"]
-          const withId = (requestId: string) =>
+        return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          Effect.flatMap(requestIdFrom(request.headers, random), (requestId) =>
             options.enabled
               ? Effect.flatMap(Clock.currentTimeMillis, (started) => serve(request, requestId, started))
               : serve(request, requestId, 0)
-          return given !== undefined && acceptedRequestId.test(given)
-            ? withId(given)
-            : Effect.flatMap(random.hex(8), withId)
-        })
+          )
+        )
       }
   )

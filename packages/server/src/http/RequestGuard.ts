@@ -25,18 +25,48 @@ HttpApi.reflect(MarketplaceApi, {
 /** The one route whose body is raw bytes, not JSON: a relay upload (`PUT /relay/{relay_id}`). */
 const relayUpload = /^\/relay\/[^/]+$/
 
-const json = (status: number, tag: string, message: string, extra: Record<string, unknown> = {}) =>
-  HttpServerResponse.unsafeJson({ _tag: tag, message, ...extra }, { status })
+/** A rejection by the edge, in the API's JSON error shape (written by the app and the fast lane alike). */
+export interface GuardAnswer {
+  readonly status: number
+  readonly body: { readonly _tag: string; readonly message: string } & Record<string, unknown>
+}
 
-const tooLarge = (limit: number) =>
-  json(413, "PayloadTooLargeError", `request body is larger than ${limit} bytes`, {
-    limit_bytes: limit
-  })
+const answer = (
+  status: number,
+  _tag: string,
+  message: string,
+  extra: Record<string, unknown> = {}
+): GuardAnswer => ({
+  status,
+  body: { _tag, message, ...extra }
+})
+
+export const guardAnswers = {
+  tooLarge: (limit: number) =>
+    answer(413, "PayloadTooLargeError", `request body is larger than ${limit} bytes`, { limit_bytes: limit }),
+  notJson: answer(400, "InputInvalidError", "request body must be application/json"),
+  unreadable: answer(400, "InputInvalidError", "request body could not be read"),
+  invalidJson: answer(400, "InputInvalidError", "request body is not valid JSON"),
+  notOctetStream: answer(400, "InputInvalidError", "a relay upload must be application/octet-stream"),
+  routeNotFound: answer(404, "RouteNotFoundError", "no such endpoint; see /docs"),
+  internal: answer(500, "InternalError", "internal error")
+} as const
+
+const respond = (guard: GuardAnswer) => HttpServerResponse.unsafeJson(guard.body, { status: guard.status })
+
+/** A body on an endpoint that takes none: only an empty body or `{}` is accepted. */
+export const bodyRejection = (method: string, path: string, text: string): GuardAnswer | undefined => {
+  if (!bodylessRoutes.some((r) => r.method === method && r.pattern.test(path))) return undefined
+  const trimmed = text.trim()
+  return trimmed !== "" && !/^\{\s*\}$/.test(trimmed)
+    ? answer(400, "InputInvalidError", `${method} ${path} takes no request body`)
+    : undefined
+}
 
 const isOctetStream = (contentType: string | undefined) =>
   contentType === undefined || /^application\/octet-stream\s*(;|$)/i.test(contentType.trim())
 
-const isJsonType = (contentType: string | undefined) =>
+export const isJsonType = (contentType: string | undefined) =>
   contentType === undefined || /^application\/([a-z.+-]+\+)?json\b/i.test(contentType.trim())
 
 /**
@@ -183,12 +213,10 @@ export const requestGuard =
       if (method === "PUT" && relayUpload.test(request.url.split("?")[0]!)) {
         const length = request.headers["content-length"]
         if (length !== undefined && Number(length) > maxRelayBlobBytes) {
-          return Effect.succeed(tooLarge(maxRelayBlobBytes))
+          return Effect.succeed(respond(guardAnswers.tooLarge(maxRelayBlobBytes)))
         }
         if (!isOctetStream(request.headers["content-type"])) {
-          return Effect.succeed(
-            json(400, "InputInvalidError", "a relay upload must be application/octet-stream")
-          )
+          return Effect.succeed(respond(guardAnswers.notOctetStream))
         }
         return app
       }
@@ -201,25 +229,19 @@ export const requestGuard =
         return app
       }
       if (length !== undefined && Number(length) > maxJsonBodyBytes) {
-        return Effect.succeed(tooLarge(maxJsonBodyBytes))
+        return Effect.succeed(respond(guardAnswers.tooLarge(maxJsonBodyBytes)))
       }
       if (!isJsonType(request.headers["content-type"])) {
-        return Effect.succeed(json(400, "InputInvalidError", "request body must be application/json"))
+        return Effect.succeed(respond(guardAnswers.notJson))
       }
       return Effect.flatMap(Effect.either(readBody(request, maxJsonBodyBytes)), (read) => {
         if (read._tag === "Left") {
-          return Effect.succeed(json(400, "InputInvalidError", "request body could not be read"))
+          return Effect.succeed(respond(guardAnswers.unreadable))
         }
-        if (Option.isNone(read.right)) return Effect.succeed(tooLarge(maxJsonBodyBytes))
+        if (Option.isNone(read.right)) return Effect.succeed(respond(guardAnswers.tooLarge(maxJsonBodyBytes)))
         const text = attachBody(request, read.right.value)
-        const path = request.url.split("?")[0]!
-        if (bodylessRoutes.some((r) => r.method === method && r.pattern.test(path))) {
-          const trimmed = text.trim()
-          if (trimmed !== "" && !/^\{\s*\}$/.test(trimmed)) {
-            return Effect.succeed(json(400, "InputInvalidError", `${method} ${path} takes no request body`))
-          }
-        }
-        return app
+        const rejected = bodyRejection(method, request.url.split("?")[0]!, text)
+        return rejected === undefined ? app : Effect.succeed(respond(rejected))
       })
     }).pipe(
       Effect.catchAllCause((cause) => {
@@ -227,18 +249,18 @@ export const requestGuard =
         if (Option.isSome(failure)) {
           const error = failure.value as { _tag?: string }
           return error._tag === "RouteNotFound"
-            ? Effect.succeed(json(404, "RouteNotFoundError", "no such endpoint; see /docs"))
+            ? Effect.succeed(respond(guardAnswers.routeNotFound))
             : Effect.failCause(cause)
         }
         const defect = Cause.dieOption(cause)
         if (Option.isSome(defect)) {
           const error = defect.value as { _tag?: string; reason?: string; cause?: unknown }
           if (error._tag === "RequestError" && error.reason === "Decode") {
-            return Effect.succeed(json(400, "InputInvalidError", "request body is not valid JSON"))
+            return Effect.succeed(respond(guardAnswers.invalidJson))
           }
           return Effect.as(
             Effect.logError("unhandled request failure", cause),
-            json(500, "InternalError", "internal error")
+            respond(guardAnswers.internal)
           )
         }
         return Effect.failCause(cause)

@@ -8,6 +8,9 @@ import { isSigned, Signatures } from "./Signatures"
 
 type Caller = Context.Tag.Service<typeof CurrentAgent>
 
+/** A `pending` agent (approval mode) may call only its own `/agents/*` endpoints (route templates). */
+export const pendingAllowedOn = (routePath: string): boolean => routePath.startsWith("/agents/")
+
 /**
  * Authentication for every agent endpoint: the caller is derived from the credential only, a bearer
  * token or an RFC 9421 signature by the agent's bound key. A `pending` agent (approval mode) is
@@ -23,7 +26,7 @@ export const AuthenticationLive = Layer.effect(
     const identity = yield* Identity
     const signatures = yield* Signatures
     const allowPending = Effect.map(HttpRouter.RouteContext, (route) => ({
-      allowPending: route.route.path.startsWith("/agents/")
+      allowPending: pendingAllowedOn(route.route.path)
     }))
     const bearer = (
       token: string
