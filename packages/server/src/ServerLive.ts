@@ -10,6 +10,7 @@ import { InviteRepoMemory } from "./admin/InviteRepoMemory"
 import { HeartbeatLive, SweeperLive } from "./heartbeat/Heartbeat"
 import { LivenessRepoMemory } from "./heartbeat/LivenessRepoMemory"
 import { accessLog } from "./http/AccessLog"
+import { FastLaneLive, LaneHandlers } from "./http/FastLane"
 import { requestGuard } from "./http/RequestGuard"
 import { Idempotency } from "./idempotency/Idempotency"
 import { IdempotencyRepoMemory } from "./idempotency/IdempotencyRepoMemory"
@@ -125,6 +126,9 @@ export const HttpLive = Layer.unwrapEffect(
           )
         )
       ),
+      // The fast lane serves the agent endpoints in front of this app (http/FastLane.ts); it is also
+      // an output, so tests can count what it served.
+      Layer.provideMerge(FastLaneLive),
       Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
       Layer.provide(MetricsRouteLive),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }))
@@ -134,11 +138,13 @@ export const HttpLive = Layer.unwrapEffect(
 
 /**
  * The whole application over a store layer, without the HTTP server itself (the entry module adds
- * the Node server; tests add `NodeHttpServer.layerTest`).
+ * `LaneHttpServer.layer`; tests add `LaneHttpServer.layerTest`, or `NodeHttpServer.layerTest` for
+ * the app alone).
  */
 export const AppLive = <E, R>(store: Layer.Layer<StoreServices, E, R>) =>
   HttpLive.pipe(
     Layer.provide(ApiLive),
+    Layer.provideMerge(LaneHandlers.layer),
     Layer.provideMerge(SweeperLive),
     Layer.provideMerge(RelaySweeperLive),
     Layer.provideMerge(ServicesLive),

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http"
 import { HttpMiddleware } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { ConfigError, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import * as LaneHttpServer from "./http/LaneHttpServer"
 import { ServerConfig, type ServerConfigShape } from "./platform/ServerConfig"
 import { relayDir, StorePostgresLive, StoreSqliteLive, sqliteFile } from "./platform/StoreLayers"
 import { AppLive, StoreMemoryLive, type StoreServices } from "./ServerLive"
@@ -58,7 +59,7 @@ const MainLive = Layer.unwrapScoped(
     const store = yield* Layer.build(storeLayer(config))
     yield* Effect.logInfo(`listening on http://${config.host}:${config.port}`)
     return AppLive(Layer.succeedContext(store)).pipe(
-      Layer.provide(NodeHttpServer.layer(makeNodeServer, { host: config.host, port: config.port }))
+      Layer.provide(LaneHttpServer.layer(makeNodeServer, { host: config.host, port: config.port }))
     )
   })
 ).pipe(Layer.provide(ServerConfig.layer))

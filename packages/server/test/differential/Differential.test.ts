@@ -2,8 +2,9 @@ import { Effect, Logger, LogLevel, TestClock, TestContext } from "effect"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Heartbeat } from "../../src/heartbeat/Heartbeat"
+import { FastLane } from "../../src/http/FastLane"
 import { Settlement } from "../../src/settlement/Settlement"
-import { makeServer, START, serverUrl } from "../support/Harness"
+import { makeServer, type Serving, START, serverUrl } from "../support/Harness"
 import { memoryCase, postgresCase, postgresSkipped, type StoreCase, sqliteCase } from "../support/Stores"
 
 /**
@@ -332,7 +333,7 @@ const coverage = {
   }
 }
 
-const runScenario = (store: StoreCase, ops: ReadonlyArray<Op>) =>
+const runScenario = (store: StoreCase, ops: ReadonlyArray<Op>, serving: Serving = "lane") =>
   Effect.gen(function* () {
     yield* TestClock.setTime(START)
     return yield* Effect.gen(function* () {
@@ -623,8 +624,9 @@ const runScenario = (store: StoreCase, ops: ReadonlyArray<Op>) =>
       }
       for (const review of seen.review) yield* read(review.task.publisher, `/reviews/${review.id}`)
       const audit = yield* settlement.audit
-      return normalize({ trace, finalState, audit })
-    }).pipe(Effect.provide(makeServer({ sweepIntervalMs: 1_000_000_000 }, store)))
+      const lane = yield* FastLane
+      return { outcome: normalize({ trace, finalState, audit }), laneServed: lane.served() }
+    }).pipe(Effect.provide(makeServer({ sweepIntervalMs: 1_000_000_000 }, store, serving)))
   }).pipe(
     Effect.scoped,
     Logger.withMinimumLogLevel(LogLevel.Warning),
@@ -637,7 +639,7 @@ const differential = async (sql: StoreCase, numRuns: number) => {
     fc.asyncProperty(scenarioArb, async (ops) => {
       const expected = await Effect.runPromise(runScenario(memoryCase, ops))
       const actual = await Effect.runPromise(runScenario(sql, ops))
-      expect(actual).toEqual(expected)
+      expect(actual.outcome).toEqual(expected.outcome)
     }),
     { numRuns, seed: Number(process.env.DIFFERENTIAL_SEED ?? 20261127), endOnFailure: true }
   )
@@ -659,6 +661,26 @@ const expectDeepRuns = (seen: typeof coverage, minimum: number, keys: ReadonlyAr
     expect(seen.get(key), key).toBeGreaterThanOrEqual(minimum)
   }
 }
+
+describe("differential: the fast lane vs the app alone", () => {
+  it("memory: 100 random operation sequences give identical responses and state", async () => {
+    coverage.reset()
+    let laneServed = 0
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (ops) => {
+        const app = await Effect.runPromise(runScenario(memoryCase, ops, "app"))
+        const lane = await Effect.runPromise(runScenario(memoryCase, ops, "lane"))
+        expect(lane.outcome).toEqual(app.outcome)
+        expect(app.laneServed).toBe(0)
+        laneServed += lane.laneServed
+      }),
+      { numRuns: 100, seed: Number(process.env.DIFFERENTIAL_SEED ?? 20261203), endOnFailure: true }
+    )
+    // The lane answered the agents' requests (all but registration and the anonymous reads).
+    expect(laneServed).toBeGreaterThan(100 * 10)
+    expectDeepRuns(coverage, 5, deepOutcomes)
+  }, 300_000)
+})
 
 describe("differential: memory vs SQL", () => {
   it("SQLite: 200 random operation sequences give identical responses and state", async () => {

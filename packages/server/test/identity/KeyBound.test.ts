@@ -6,10 +6,10 @@
  */
 import { createServer } from "node:http"
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option, Redacted, TestClock } from "effect"
 import { Heartbeat } from "../../src/heartbeat/Heartbeat"
+import * as LaneHttpServer from "../../src/http/LaneHttpServer"
 import { Identity } from "../../src/identity/Identity"
 import { NonceRepo } from "../../src/identity/NonceRepo"
 import { ServerConfig } from "../../src/platform/ServerConfig"
@@ -409,7 +409,7 @@ describe.skipIf(postgresSkipped)("two servers on one Postgres schema", () => {
     Effect.gen(function* () {
       const context = yield* Layer.build(
         AppLive(StorePostgresLive(Redacted.make(url))).pipe(
-          Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+          Layer.provideMerge(LaneHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
           Layer.provideMerge(ServerConfig.layerTest({ store: "postgres" }))
         )
       )

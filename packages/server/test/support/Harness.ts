@@ -4,6 +4,7 @@ import { HttpApiClient, HttpClient, HttpClientRequest, HttpServer } from "@effec
 import { NodeHttpServer } from "@effect/platform-node"
 import { type Duration, Effect, Layer, TestClock } from "effect"
 import { Sweeper } from "../../src/heartbeat/Heartbeat"
+import * as LaneHttpServer from "../../src/http/LaneHttpServer"
 import { ServerConfig, type ServerConfigShape } from "../../src/platform/ServerConfig"
 import { AppLive } from "../../src/ServerLive"
 import { memoryCase, type StoreCase } from "./Stores"
@@ -11,10 +12,23 @@ import { memoryCase, type StoreCase } from "./Stores"
 /** A fixed, realistic start instant for the TestClock. */
 export const START = Date.parse("2026-01-01T00:00:00.000Z")
 
-/** The whole application on a fresh store (memory by default), served by a real Node server on port 0. */
-export const makeServer = (overrides: Partial<ServerConfigShape> = {}, store: StoreCase = memoryCase) =>
+/**
+ * How requests are served: `"lane"` is production's (the fast lane in front of the app), `"app"` the
+ * `HttpApiBuilder` app alone (the reference the lane is compared with).
+ */
+export type Serving = "lane" | "app"
+
+/**
+ * The whole application on a fresh store (memory by default), served by a real Node server on port 0
+ * with the fast lane in front, as in production (or the app alone).
+ */
+export const makeServer = (
+  overrides: Partial<ServerConfigShape> = {},
+  store: StoreCase = memoryCase,
+  serving: Serving = "lane"
+) =>
   AppLive(store.layer()).pipe(
-    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(serving === "lane" ? LaneHttpServer.layerTest : NodeHttpServer.layerTest),
     Layer.provideMerge(ServerConfig.layerTest(overrides))
   )
 
