@@ -2,6 +2,7 @@ import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import type { Fragment } from "@effect/sql/Statement"
 import { Effect, Layer, Option, Schema } from "effect"
+import { makeBatchedLookup } from "../platform/Batch"
 import { boolParam, decodeRows, SqlBool, SqlInt } from "../platform/Sql"
 import type { LivenessRow } from "../registry/AgentRepo"
 import { hasLoad } from "../registry/AgentRepoSql"
@@ -54,6 +55,16 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
           OR (${t}.last_heartbeat_at < ${idleCutoff} AND NOT ${effectivelyBusy}))`
     }
 
+    /** The stored row and whether the agent has load, for each of `agentIds` that has a row. */
+    const peeksOf = (agentIds: ReadonlyArray<AgentId>) =>
+      sql`SELECT agent_id, alive, busy, last_heartbeat_at, ${hasLoad(sql, "liveness.agent_id")} AS loaded
+          FROM liveness WHERE agent_id IN ${sql.in(agentIds)}`.pipe(
+        decodeRows(LivenessPeekSqlRow),
+        Effect.map((rows) => new Map(rows.map(({ loaded, ...row }) => [row.agent_id, { row, loaded }]))),
+        Effect.orDie
+      )
+    const batchedPeek = yield* makeBatchedLookup(peeksOf, { maxKeys: 64 })
+
     return {
       get: (agentId) =>
         sql`SELECT agent_id, alive, busy, last_heartbeat_at FROM liveness WHERE agent_id = ${agentId}`.pipe(
@@ -80,14 +91,13 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
           Effect.map((rows) => Option.fromNullable(rows[0])),
           Effect.orDie
         ),
+      // Asked by every coalesced beat: the peeks of one event-loop turn share one query
+      // (platform/Batch.ts; never a cache).
       peek: (agentId) =>
-        sql`SELECT agent_id, alive, busy, last_heartbeat_at, ${hasLoad(sql, "liveness.agent_id")} AS loaded
-            FROM liveness WHERE agent_id = ${agentId}`.pipe(
-          decodeRows(LivenessPeekSqlRow),
-          Effect.map((rows) =>
-            Option.map(Option.fromNullable(rows[0]), ({ loaded, ...row }) => ({ row, loaded }))
-          ),
-          Effect.orDie
+        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
+          Option.isSome(inTransaction)
+            ? Effect.map(peeksOf([agentId]), (found) => Option.fromNullable(found.get(agentId)))
+            : batchedPeek(agentId)
         ),
       // One statement per chunk of agents; `at` is cast so Postgres compares it as a number.
       writeLastSeen: (batch) =>

@@ -392,7 +392,8 @@ export const FastLaneLive = Layer.effect(
      * metrics and the access line for its final status, then the bytes.
      */
     const run = (
-      runtime: Runtime.Runtime<never>,
+      route: LaneRoute,
+      template: string,
       request: IncomingMessage,
       response: ServerResponse,
       produce: Effect.Effect<Answer, unknown>
@@ -406,7 +407,7 @@ export const FastLaneLive = Layer.effect(
           FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set("request_id", requestId as unknown)),
           Effect.flatMap(produce, (result) => {
             const observed = metrics.observeRequest(
-              { method, route: routeTemplate(method, url), status: result.status },
+              { method, route: template, status: result.status },
               secondsBetween(started, clock.unsafeCurrentTimeNanos())
             )
             const logged = config.accessLog
@@ -429,7 +430,7 @@ export const FastLaneLive = Layer.effect(
           })
         )
       )
-      const fiber = Runtime.runFork(runtime)(program)
+      const fiber = Runtime.runFork(route.runtime)(program)
       fiber.addObserver((exit) => {
         if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) && !response.headersSent) {
           response.writeHead(500, { "content-type": "application/json" }).end(internalError.body)
@@ -470,15 +471,15 @@ export const FastLaneLive = Layer.effect(
       }
       served++
       const reply = (answer: GuardAnswer) =>
-        run(route.runtime, request, response, Effect.succeed(fromGuard(answer)))
+        run(route, template, request, response, Effect.succeed(fromGuard(answer)))
       if (!bodyMethods.has(method)) {
-        run(route.runtime, request, response, answer(route, request, path, query, undefined))
+        run(route, template, request, response, answer(route, request, path, query, undefined))
         return true
       }
       const length = headers["content-length"]
       const hasBody = (length !== undefined && length !== "0") || headers["transfer-encoding"] !== undefined
       if (!hasBody) {
-        run(route.runtime, request, response, answer(route, request, path, query, ""))
+        run(route, template, request, response, answer(route, request, path, query, ""))
         return true
       }
       if (length !== undefined && Number(length) > maxBody) {
@@ -504,7 +505,7 @@ export const FastLaneLive = Layer.effect(
           const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8")
           const rejected = bodyRejection(method, path, text)
           if (rejected !== undefined) return reply(rejected)
-          run(route.runtime, request, response, answer(route, request, path, query, text))
+          run(route, template, request, response, answer(route, request, path, query, text))
         })
       )
       const failed = () => finish(() => reply(guardAnswers.unreadable))

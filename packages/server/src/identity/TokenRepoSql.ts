@@ -2,12 +2,14 @@ import { Lifecycle } from "@agent-marketplace/domain/registry/Agent"
 import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
+import { makeBatchedLookup } from "../platform/Batch"
 import { decodeRows, SqlBool } from "../platform/Sql"
 import { TokenRepo } from "./TokenRepo"
 
 const TokenAgentRow = Schema.Struct({ agent_id: AgentId })
 
 const HolderSqlRow = Schema.Struct({
+  token_hash: Schema.String,
   agent_id: AgentId,
   lifecycle: Schema.NullOr(Lifecycle),
   public_key: Schema.NullOr(Schema.String),
@@ -22,6 +24,36 @@ export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = 
   TokenRepo,
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+
+    /** The active token's holder, by token hash, for each of `hashes` that has one. */
+    const holdersOf = (hashes: ReadonlyArray<string>) =>
+      sql`SELECT t.token_hash, t.agent_id, a.lifecycle, a.public_key, a.allow_bearer
+          FROM tokens t LEFT JOIN agents a ON a.agent_id = t.agent_id
+          WHERE t.token_hash IN ${sql.in(hashes)} AND t.revoked_at IS NULL`.pipe(
+        decodeRows(HolderSqlRow),
+        Effect.map(
+          (rows) =>
+            new Map(
+              rows.map((r) => [
+                r.token_hash,
+                {
+                  agent_id: r.agent_id,
+                  agent:
+                    r.lifecycle === null
+                      ? null
+                      : {
+                          lifecycle: r.lifecycle,
+                          public_key: r.public_key,
+                          allow_bearer: r.allow_bearer === true
+                        }
+                }
+              ])
+            )
+        ),
+        Effect.orDie
+      )
+    const batchedHolder = yield* makeBatchedLookup(holdersOf, { maxKeys: 64 })
+
     return {
       insert: (row) =>
         sql`INSERT INTO tokens (token_hash, agent_id, created_at, revoked_at)
@@ -37,25 +69,14 @@ export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = 
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), (r) => r.agent_id)),
           Effect.orDie
         ),
+      // Every authenticated request asks this: the reads of one event-loop turn share one query
+      // (platform/Batch.ts; never a cache). Inside a transaction it is read on the transaction's
+      // connection instead.
       findActiveHolder: (tokenHash) =>
-        sql`SELECT t.agent_id, a.lifecycle, a.public_key, a.allow_bearer
-            FROM tokens t LEFT JOIN agents a ON a.agent_id = t.agent_id
-            WHERE t.token_hash = ${tokenHash} AND t.revoked_at IS NULL`.pipe(
-          decodeRows(HolderSqlRow),
-          Effect.map((rows) =>
-            Option.map(Option.fromNullable(rows[0]), (r) => ({
-              agent_id: r.agent_id,
-              agent:
-                r.lifecycle === null
-                  ? null
-                  : {
-                      lifecycle: r.lifecycle,
-                      public_key: r.public_key,
-                      allow_bearer: r.allow_bearer === true
-                    }
-            }))
-          ),
-          Effect.orDie
+        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
+          Option.isSome(inTransaction)
+            ? Effect.map(holdersOf([tokenHash]), (found) => Option.fromNullable(found.get(tokenHash)))
+            : batchedHolder(tokenHash)
         ),
       revoke: (tokenHash, at) =>
         sql`UPDATE tokens SET revoked_at = ${at} WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`.pipe(

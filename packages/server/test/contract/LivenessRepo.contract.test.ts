@@ -201,6 +201,50 @@ describe.each(storeCases)("LivenessRepo contract ($name)", (storeCase) => {
     )
   )
 
+  it.effect("concurrent peeks (one query per event-loop turn on SQL) each answer their own agent", () =>
+    run(
+      Effect.gen(function* () {
+        const repo = yield* LivenessRepo
+        for (let i = 0; i < 70; i++)
+          yield* beat(`agent-${i}`, 1_000 + i, { busy: i % 2 === 0, alive: i % 5 !== 0 })
+        yield* assign("agent-3", "execute", "assigned")
+        // 70 agents (more than one query's 64 keys), one asked twice, and one without a row.
+        const asked = [...Array.from({ length: 70 }, (_, i) => `agent-${i}`), "agent-7", "nobody"]
+        const peeks = yield* Effect.all(
+          asked.map((a) => repo.peek(id(a))),
+          { concurrency: "unbounded" }
+        )
+        peeks.forEach((peek, n) => {
+          const i = n < 70 ? n : n === 70 ? 7 : -1
+          expect(peek).toEqual(
+            i === -1
+              ? Option.none()
+              : Option.some({
+                  row: {
+                    agent_id: `agent-${i}`,
+                    alive: i % 5 !== 0,
+                    busy: i % 2 === 0,
+                    last_heartbeat_at: 1_000 + i
+                  },
+                  loaded: i === 3
+                })
+          )
+        })
+        // A write is seen by the next peek (nothing is kept between turns).
+        yield* beat("agent-1", 5_000)
+        expect(Option.map(yield* repo.peek(id("agent-1")), (p) => p.row.last_heartbeat_at)).toEqual(
+          Option.some(5_000)
+        )
+        // Inside a transaction the peek reads on the transaction's connection (its own writes).
+        const store = yield* Store
+        const inside = yield* store.transaction(
+          Effect.zipRight(beat("agent-2", 6_000), repo.peek(id("agent-2")))
+        )
+        expect(Option.map(inside, (p) => p.row.last_heartbeat_at)).toEqual(Option.some(6_000))
+      })
+    )
+  )
+
   it.effect("writeLastSeen raises only older times and touches nothing else", () =>
     run(
       Effect.gen(function* () {

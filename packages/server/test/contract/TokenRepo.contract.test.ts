@@ -84,6 +84,70 @@ describe.each(storeCases)("TokenRepo contract ($name)", (storeCase) => {
     )
   )
 
+  it.effect(
+    "concurrent findActiveHolder reads (one query per event-loop turn on SQL) each answer their own token; a revocation is seen by the next read",
+    () =>
+      Effect.provide(
+        Effect.gen(function* () {
+          const repo = yield* TokenRepo
+          const agents = yield* AgentRepo
+          const store = yield* Store
+          yield* agents.put({
+            seq: 0,
+            name: null,
+            endpoint: null,
+            metadata: {},
+            capabilities: [],
+            created_at: 1_000,
+            updated_at: 1_000,
+            agent_id: alpha,
+            lifecycle: "registered",
+            public_key: null,
+            allow_bearer: false
+          })
+          for (let i = 0; i < 70; i++)
+            yield* repo.insert({
+              token_hash: hashOf(`t${i}`),
+              agent_id: i % 2 === 0 ? alpha : beta,
+              created_at: 1
+            })
+          for (let i = 0; i < 70; i += 7) yield* repo.revoke(hashOf(`t${i}`), 2)
+          // 70 tokens (more than one query's 64 keys), one asked twice, and an unknown one.
+          const asked = [...Array.from({ length: 70 }, (_, i) => i), 5, -1]
+          const found = yield* Effect.all(
+            asked.map((i) => repo.findActiveHolder(hashOf(`t${i}`))),
+            { concurrency: "unbounded" }
+          )
+          found.forEach((holder, n) => {
+            const i = asked[n]!
+            expect(holder).toEqual(
+              i === -1 || i % 7 === 0
+                ? Option.none()
+                : Option.some(
+                    i % 2 === 0
+                      ? {
+                          agent_id: "alpha",
+                          agent: { lifecycle: "registered", public_key: null, allow_bearer: false }
+                        }
+                      : { agent_id: "beta", agent: null }
+                  )
+            )
+          })
+          yield* repo.revoke(hashOf("t1"), 3)
+          expect(yield* repo.findActiveHolder(hashOf("t1"))).toEqual(Option.none())
+          // Inside a transaction the read is on the transaction's connection (its own writes).
+          const inside = yield* store.transaction(
+            Effect.zipRight(
+              repo.insert({ token_hash: hashOf("fresh"), agent_id: beta, created_at: 4 }),
+              repo.findActiveHolder(hashOf("fresh"))
+            )
+          )
+          expect(inside).toEqual(Option.some({ agent_id: "beta", agent: null }))
+        }),
+        storeCase.layer()
+      )
+  )
+
   it.effect("revoke deactivates one token and is idempotent", () =>
     run(
       Effect.gen(function* () {
