@@ -3,7 +3,7 @@ import { SqlClient } from "@effect/sql"
 import type { Fragment } from "@effect/sql/Statement"
 import { Effect, Layer, Option, Schema } from "effect"
 import { makeBatchedLookup } from "../platform/Batch"
-import { boolParam, decodeRows, SqlBool, SqlInt } from "../platform/Sql"
+import { boolParam, decodeRows, inList, SqlBool, SqlInt } from "../platform/Sql"
 import type { LivenessRow } from "../registry/AgentRepo"
 import { hasLoad } from "../registry/AgentRepoSql"
 import { LivenessRepo } from "./LivenessRepo"
@@ -58,7 +58,7 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
     /** The stored row and whether the agent has load, for each of `agentIds` that has a row. */
     const peeksOf = (agentIds: ReadonlyArray<AgentId>) =>
       sql`SELECT agent_id, alive, busy, last_heartbeat_at, ${hasLoad(sql, "liveness.agent_id")} AS loaded
-          FROM liveness WHERE agent_id IN ${sql.in(agentIds)}`.pipe(
+          FROM liveness WHERE agent_id IN ${inList(sql, agentIds)}`.pipe(
         decodeRows(LivenessPeekSqlRow),
         Effect.map((rows) => new Map(rows.map(({ loaded, ...row }) => [row.agent_id, { row, loaded }]))),
         Effect.orDie

@@ -3,7 +3,7 @@ import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
 import { makeBatchedLookup } from "../platform/Batch"
-import { decodeRows, SqlBool } from "../platform/Sql"
+import { decodeRows, inList, SqlBool } from "../platform/Sql"
 import { TokenRepo } from "./TokenRepo"
 
 const TokenAgentRow = Schema.Struct({ agent_id: AgentId })
@@ -29,7 +29,7 @@ export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = 
     const holdersOf = (hashes: ReadonlyArray<string>) =>
       sql`SELECT t.token_hash, t.agent_id, a.lifecycle, a.public_key, a.allow_bearer
           FROM tokens t LEFT JOIN agents a ON a.agent_id = t.agent_id
-          WHERE t.token_hash IN ${sql.in(hashes)} AND t.revoked_at IS NULL`.pipe(
+          WHERE t.token_hash IN ${inList(sql, hashes)} AND t.revoked_at IS NULL`.pipe(
         decodeRows(HolderSqlRow),
         Effect.map(
           (rows) =>

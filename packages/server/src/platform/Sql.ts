@@ -42,6 +42,20 @@ export const boolParam = (sql: SqlClient.SqlClient, value: boolean): Fragment =>
     orElse: () => sql`${value ? 1 : 0}`
   })
 
+/**
+ * `(v1, v2, …)` for `IN`, padded by repeating the last value to 1, 4, 16, 64… entries, so a read
+ * batched over a varying number of keys has a handful of statement texts, each prepared once
+ * (named statements on Postgres, platform/PgPool.ts; SQLite's prepare cache) instead of one per
+ * batch size. A repeated value changes no `IN` result.
+ */
+export const inList = (sql: SqlClient.SqlClient, values: ReadonlyArray<unknown>) => {
+  let size = 1
+  while (size < values.length) size *= 4
+  const padded =
+    values.length === size ? values : [...values, ...Array(size - values.length).fill(values.at(-1))]
+  return sql.in(padded)
+}
+
 /** ` FOR UPDATE` on Postgres; nothing on SQLite, whose single connection already serialises writers. */
 export const forUpdate = (sql: SqlClient.SqlClient): Fragment =>
   sql.onDialectOrElse({ pg: () => sql.literal(" FOR UPDATE"), orElse: () => sql.literal("") })
