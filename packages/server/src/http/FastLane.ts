@@ -110,6 +110,8 @@ interface LaneRoute {
   /** The group's handler; it runs in the group's context (`runtime`), with the caller added. */
   readonly handler: (request: unknown) => Effect.Effect<unknown, unknown>
   readonly uninterruptible: boolean
+  /** Behind `Authentication` (the caller is decided and set); `false` for an open read. */
+  readonly authenticated: boolean
   readonly allowPending: boolean
   readonly runtime: Runtime.Runtime<never>
 }
@@ -197,12 +199,16 @@ const searchParams = (query: string): Record<string, string | Array<string>> => 
 }
 
 /**
- * Which endpoints ride the lane: behind `Authentication` and nothing else, a JSON payload or none,
- * one JSON success schema, no full-request handler. The rest (registration, the relay, admin, the
- * open endpoints) are served by the app only.
+ * Which endpoints ride the lane: behind `Authentication` and nothing else, or an open `GET` (no
+ * middleware: the directory and discovery); a JSON payload or none, one JSON success schema, no
+ * full-request handler. The rest (registration and the relay's slot creation, which read the raw
+ * request, the relay's byte endpoints, admin) are served by the app only.
  */
 const laneEndpoints = (() => {
-  const out = new Map<string, { group: string; endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps }>()
+  const out = new Map<
+    string,
+    { group: string; endpoint: HttpApiEndpoint.HttpApiEndpoint.AnyWithProps; authenticated: boolean }
+  >()
   HttpApi.reflect(MarketplaceApi, {
     onGroup: () => {},
     onEndpoint: ({ endpoint, group, middleware, payloads, successes }) => {
@@ -213,10 +219,13 @@ const laneEndpoints = (() => {
         Array.from(successes.values()).every(
           (s) => Option.isNone(s.ast) || HttpApiSchema.getEncoding(s.ast.value).kind === "Json"
         )
-      if (mw.size === 1 && mw.has(Authentication) && jsonPayload && jsonSuccess) {
+      const authenticated = mw.size === 1 && mw.has(Authentication)
+      const openRead = mw.size === 0 && endpoint.method === "GET"
+      if ((authenticated || openRead) && jsonPayload && jsonSuccess) {
         out.set(`${endpoint.method} ${endpoint.path}`, {
           group: group.identifier,
-          endpoint: endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps
+          endpoint: endpoint as unknown as HttpApiEndpoint.HttpApiEndpoint.AnyWithProps,
+          authenticated
         })
       }
     }
@@ -255,7 +264,7 @@ export const FastLaneLive = Layer.effect(
     const maxBody = config.maxJsonBodyBytes
 
     const routes = new Map<string, LaneRoute>()
-    for (const [key, { group, endpoint }] of laneEndpoints) {
+    for (const [key, { group, endpoint, authenticated }] of laneEndpoints) {
       const built = registry.get(group)
       if (built === undefined) continue
       const item = Chunk.findFirst(built.items, (i) => i.endpoint.name === endpoint.name)
@@ -280,6 +289,7 @@ export const FastLaneLive = Layer.effect(
         successEmpty: HttpApiSchema.isVoid(successSchema.ast),
         handler: item.value.handler as (request: unknown) => Effect.Effect<unknown, unknown>,
         uninterruptible: item.value.uninterruptible,
+        authenticated,
         allowPending: pendingAllowedOn(endpoint.path),
         runtime: Runtime.make({
           context: Context.merge(base.context, built.context),
@@ -289,11 +299,18 @@ export const FastLaneLive = Layer.effect(
       })
     }
 
-    /** The caller, decided exactly as `AuthenticationLive` decides an unsigned request. */
-    const authenticate = (authorization: string, allowPending: boolean) =>
-      Effect.catchAll(identity.authenticate(authorization.slice("Bearer ".length), { allowPending }), () =>
-        identity.authenticate(authorization.replace(/^Bearer /, ""), { allowPending })
+    /**
+     * The caller, decided exactly as `AuthenticationLive` decides an unsigned request; an open read
+     * has none (`undefined`).
+     */
+    const authenticate = (route: LaneRoute, authorization: string) => {
+      if (!route.authenticated) return Effect.void
+      const allowPending = route.allowPending
+      return Effect.catchAll(
+        identity.authenticate(authorization.slice("Bearer ".length), { allowPending }),
+        () => identity.authenticate(authorization.replace(/^Bearer /, ""), { allowPending })
       )
+    }
 
     const decodeFailed = (error: ParseResult.ParseError) =>
       Effect.flatMap(HttpApiError.HttpApiDecodeError.fromParseError(error), Effect.fail)
@@ -306,7 +323,7 @@ export const FastLaneLive = Layer.effect(
       query: string,
       text: string | undefined
     ): Effect.Effect<Answer, unknown> =>
-      Effect.flatMap(authenticate(request.headers.authorization ?? "", route.allowPending), (agent_id) =>
+      Effect.flatMap(authenticate(route, request.headers.authorization ?? ""), (agent_id) =>
         Effect.suspend(() => {
           const input: Record<string, unknown> = {}
           if (route.decodePath !== undefined) {
@@ -341,12 +358,16 @@ export const FastLaneLive = Layer.effect(
             if (Either.isLeft(decoded)) return decodeFailed(decoded.left)
             input.urlParams = decoded.right
           }
-          const caller: Context.Tag.Service<typeof CurrentAgent> = { agent_id, credential: "bearer" }
-          const handled = Effect.zipRight(
-            // This fiber serves this one request: the caller is set in its context, not scoped.
-            FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, CurrentAgent, caller)),
-            route.handler(input)
-          )
+          const handled =
+            agent_id === undefined
+              ? route.handler(input)
+              : Effect.zipRight(
+                  // This fiber serves this one request: the caller is set in its context, not scoped.
+                  FiberRef.update(FiberRef.currentContext, (context) =>
+                    Context.add(context, CurrentAgent, { agent_id, credential: "bearer" })
+                  ),
+                  route.handler(input)
+                )
           return Effect.flatMap(
             route.uninterruptible ? Effect.uninterruptible(handled) : handled,
             (result) => {

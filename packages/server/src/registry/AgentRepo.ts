@@ -33,8 +33,9 @@ export interface AgentWithLiveness {
   readonly load: number
 }
 
+/** A discovery candidate: what the answer shows of the agent, the matched capability, its load. */
 export interface DiscoverHit {
-  readonly agent: AgentRow
+  readonly agent: Pick<AgentRow, "agent_id" | "name" | "endpoint">
   readonly capability: Capability
   readonly load: number
   readonly last_heartbeat_at: number

@@ -52,7 +52,12 @@ export const AgentRepoMemory = Layer.effect(
             if (live === undefined || !live.alive) continue
             const load = memoryLoadOf(tables, agent.agent_id)
             if (!includeBusy && (live.busy || load >= cap.max_concurrency)) continue
-            hits.push({ agent, capability: cap, load, last_heartbeat_at: live.last_heartbeat_at })
+            hits.push({
+              agent: { agent_id: agent.agent_id, name: agent.name, endpoint: agent.endpoint },
+              capability: cap,
+              load,
+              last_heartbeat_at: live.last_heartbeat_at
+            })
           }
           hits.sort(
             (a, b) =>

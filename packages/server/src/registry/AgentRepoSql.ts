@@ -57,11 +57,21 @@ const AgentWithLivenessSqlRow = Schema.Struct({
   load: SqlInt
 })
 
+/**
+ * A discovery row: only what the answer shows. `capabilities` stays JSON text, and only the matched
+ * capability is decoded (discovery answers up to `limit` rows per request; decoding every agent's
+ * metadata and every capability was most of its CPU).
+ */
 const DiscoverSqlRow = Schema.Struct({
-  ...AgentColumns,
+  agent_id: AgentId,
+  name: Schema.NullOr(Schema.String),
+  endpoint: Schema.NullOr(Schema.String),
+  capabilities: Schema.String,
   last_heartbeat_at: SqlInt,
   load: SqlInt
 })
+const discoverColumns = "a.agent_id, a.name, a.endpoint, a.capabilities"
+const decodeCapability = Schema.decodeUnknownSync(Capability)
 
 const toAgent = (row: typeof AgentSqlRow.Type): AgentRow => ({
   agent_id: row.agent_id,
@@ -128,15 +138,17 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
     const toHits =
       (capability: string) =>
       (rows: ReadonlyArray<typeof DiscoverSqlRow.Type>): ReadonlyArray<DiscoverHit> =>
-        rows.map((row) => {
-          const agent = toAgent(row)
-          return {
-            agent,
-            capability: agent.capabilities.find((c) => c.name === capability)!,
-            load: row.load,
-            last_heartbeat_at: row.last_heartbeat_at
-          }
-        })
+        rows.map((row) => ({
+          agent: { agent_id: row.agent_id, name: row.name, endpoint: row.endpoint },
+          // A stored capability that does not decode is a defect, as any undecodable row.
+          capability: decodeCapability(
+            (JSON.parse(row.capabilities) as ReadonlyArray<{ readonly name: unknown }>).find(
+              (c) => c.name === capability
+            )
+          ),
+          load: row.load,
+          last_heartbeat_at: row.last_heartbeat_at
+        }))
 
     /**
      * Candidates without load, best first: a walk of the partial index `agent_capabilities_discover`
@@ -144,7 +156,7 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
      * probes `agents` and `assignments` per row and stops once `limit` rows qualify.
      */
     const discoverIdle = (capability: string, includeBusy: boolean, limit: number) =>
-      sql`SELECT ${agentColumns}, c.last_heartbeat_at, 0 AS load
+      sql`SELECT ${sql.literal(discoverColumns)}, c.last_heartbeat_at, 0 AS load
           FROM agent_capabilities c JOIN agents a ON a.agent_id = c.agent_id
           WHERE c.name = ${capability} AND c.alive
             ${includeBusy ? sql.literal("") : sql.literal("AND NOT c.busy AND c.max_concurrency > 0")}
@@ -157,7 +169,7 @@ export const AgentRepoSql: Layer.Layer<AgentRepo, never, SqlClient.SqlClient> = 
      * ordered by load, heartbeat (most recent first), agent id.
      */
     const discoverAll = (capability: string, includeBusy: boolean, limit: number) =>
-      sql`SELECT ${agentColumns}, h.last_heartbeat_at, h.load FROM (
+      sql`SELECT ${sql.literal(discoverColumns)}, h.last_heartbeat_at, h.load FROM (
             SELECT c.agent_id, c.max_concurrency, c.last_heartbeat_at, ${loadSubquery(sql, "c.agent_id")} AS load
             FROM agent_capabilities c
             WHERE c.name = ${capability} AND c.alive
