@@ -4,6 +4,7 @@ import { InputInvalidError, PermissionDeniedError } from "@agent-marketplace/dom
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { Heartbeat } from "../heartbeat/Heartbeat"
+import { onLane } from "../http/FastLane"
 import { isSigned, Signatures } from "../identity/Signatures"
 import { agentToWire, assignmentToWire, iso, nextCursor } from "../platform/Wire"
 import { TaskRepo } from "../tasks/TaskRepo"
@@ -11,8 +12,6 @@ import { AgentRepo } from "./AgentRepo"
 import { Registry } from "./Registry"
 
 const DEFAULT_LIMIT = 100
-
-import { onLane } from "../http/FastLane"
 
 export const AgentsHttp = HttpApiBuilder.group(MarketplaceApi, "agents", (handlers) =>
   onLane(

@@ -4,6 +4,7 @@ import { Balance, Hold } from "@agent-marketplace/domain/settlement/Settlement"
 import { InputInvalidError, PermissionDeniedError } from "@agent-marketplace/domain/shared/Errors"
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
+import { onLane } from "../http/FastLane"
 import { mutation } from "../http/Mutation"
 import { ServerConfig } from "../platform/ServerConfig"
 import { entryToWire, holdToWire, nextCursor } from "../platform/Wire"
@@ -13,8 +14,6 @@ import { LedgerRepo } from "./LedgerRepo"
 import { agentAccount, Settlement } from "./Settlement"
 
 const DEFAULT_LIMIT = 100
-
-import { onLane } from "../http/FastLane"
 
 export const SettlementHttp = HttpApiBuilder.group(MarketplaceApi, "settlement", (handlers) =>
   onLane(

@@ -5,14 +5,13 @@ import { AssignmentChange } from "@agent-marketplace/domain/tasks/AssignmentChan
 import { Assignment, CancelTaskResponse, Session, Task } from "@agent-marketplace/domain/tasks/Task"
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
+import { onLane } from "../http/FastLane"
 import { mutation } from "../http/Mutation"
 import { assignmentToWire, nextCursor, sessionToWire, taskToWire } from "../platform/Wire"
 import { type AssignmentRow, TaskRepo } from "./TaskRepo"
 import { Tasks } from "./Tasks"
 
 const DEFAULT_LIMIT = 100
-
-import { onLane } from "../http/FastLane"
 
 export const TasksHttp = HttpApiBuilder.group(MarketplaceApi, "tasks", (handlers) =>
   onLane(
