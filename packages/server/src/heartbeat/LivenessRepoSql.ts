@@ -2,8 +2,7 @@ import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import type { Fragment } from "@effect/sql/Statement"
 import { Effect, Layer, Option, Schema } from "effect"
-import { makeBatchedLookup } from "../platform/Batch"
-import { boolParam, decodeRows, inList, SqlBool, SqlInt } from "../platform/Sql"
+import { batchedRead, boolParam, decodeRows, inList, SqlBool, SqlInt } from "../platform/Sql"
 import type { LivenessRow } from "../registry/AgentRepo"
 import { hasLoad } from "../registry/AgentRepoSql"
 import { LivenessRepo } from "./LivenessRepo"
@@ -63,7 +62,7 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
         Effect.map((rows) => new Map(rows.map(({ loaded, ...row }) => [row.agent_id, { row, loaded }]))),
         Effect.orDie
       )
-    const batchedPeek = yield* makeBatchedLookup(peeksOf, { maxKeys: 64 })
+    const peek = yield* batchedRead(peeksOf)
 
     return {
       get: (agentId) =>
@@ -92,13 +91,8 @@ export const LivenessRepoSql: Layer.Layer<LivenessRepo, never, SqlClient.SqlClie
           Effect.orDie
         ),
       // Asked by every coalesced beat: the peeks of one event-loop turn share one query
-      // (platform/Batch.ts; never a cache).
-      peek: (agentId) =>
-        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-          Option.isSome(inTransaction)
-            ? Effect.map(peeksOf([agentId]), (found) => Option.fromNullable(found.get(agentId)))
-            : batchedPeek(agentId)
-        ),
+      // (`batchedRead`; never a cache).
+      peek,
       // One statement per chunk of agents; `at` is cast so Postgres compares it as a number.
       writeLastSeen: (batch) =>
         Effect.forEach(

@@ -2,8 +2,7 @@ import { Lifecycle } from "@agent-marketplace/domain/registry/Agent"
 import { AgentId } from "@agent-marketplace/domain/shared/Ids"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Option, Schema } from "effect"
-import { makeBatchedLookup } from "../platform/Batch"
-import { decodeRows, inList, SqlBool } from "../platform/Sql"
+import { batchedRead, decodeRows, inList, SqlBool } from "../platform/Sql"
 import { TokenRepo } from "./TokenRepo"
 
 const TokenAgentRow = Schema.Struct({ agent_id: AgentId })
@@ -52,7 +51,7 @@ export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = 
         ),
         Effect.orDie
       )
-    const batchedHolder = yield* makeBatchedLookup(holdersOf, { maxKeys: 64 })
+    const holder = yield* batchedRead(holdersOf)
 
     return {
       insert: (row) =>
@@ -70,14 +69,8 @@ export const TokenRepoSql: Layer.Layer<TokenRepo, never, SqlClient.SqlClient> = 
           Effect.orDie
         ),
       // Every authenticated request asks this: the reads of one event-loop turn share one query
-      // (platform/Batch.ts; never a cache). Inside a transaction it is read on the transaction's
-      // connection instead.
-      findActiveHolder: (tokenHash) =>
-        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-          Option.isSome(inTransaction)
-            ? Effect.map(holdersOf([tokenHash]), (found) => Option.fromNullable(found.get(tokenHash)))
-            : batchedHolder(tokenHash)
-        ),
+      // (`batchedRead`; never a cache).
+      findActiveHolder: holder,
       revoke: (tokenHash, at) =>
         sql`UPDATE tokens SET revoked_at = ${at} WHERE token_hash = ${tokenHash} AND revoked_at IS NULL`.pipe(
           Effect.asVoid,

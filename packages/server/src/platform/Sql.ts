@@ -3,6 +3,7 @@ import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import type { Fragment } from "@effect/sql/Statement"
 import { Effect, Layer, Option, Schema } from "effect"
+import { makeBatchedLookup } from "./Batch"
 import { Store } from "./Store"
 
 /**
@@ -55,6 +56,25 @@ export const inList = (sql: SqlClient.SqlClient, values: ReadonlyArray<unknown>)
     values.length === size ? values : [...values, ...Array(size - values.length).fill(values.at(-1))]
   return sql.in(padded)
 }
+
+/**
+ * A point read by key, as the repositories' hottest reads use it: outside a transaction the reads
+ * of one event-loop turn share one `lookup` (platform/Batch.ts; at most 64 keys a query, matching
+ * `inList`'s largest padding); inside one it is read alone on the transaction's connection (its
+ * own writes are visible, and on SQLite's single connection a batch would wait for it).
+ */
+export const batchedRead = <K, V>(
+  lookup: (keys: ReadonlyArray<K>) => Effect.Effect<ReadonlyMap<K, V>>
+): Effect.Effect<(key: K) => Effect.Effect<Option.Option<V>>> =>
+  Effect.map(
+    makeBatchedLookup(lookup, { maxKeys: 64 }),
+    (batched) => (key: K) =>
+      Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
+        Option.isSome(inTransaction)
+          ? Effect.map(lookup([key]), (found) => Option.fromNullable(found.get(key)))
+          : batched(key)
+      )
+  )
 
 /** ` FOR UPDATE` on Postgres; nothing on SQLite, whose single connection already serialises writers. */
 export const forUpdate = (sql: SqlClient.SqlClient): Fragment =>
