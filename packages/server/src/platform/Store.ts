@@ -18,29 +18,65 @@ export interface StoreShape {
 
 export class Store extends Context.Tag("Store")<Store, StoreShape>() {
   /**
-   * The memory store: one writer at a time (a semaphore), and an undo log per transaction level so a
-   * failed transaction or savepoint restores exactly what it changed. Reads need no lock: every
+   * The memory store: one writer at a time, and an undo log per transaction level so a failed
+   * transaction or savepoint restores exactly what it changed. Reads need no lock: every
    * repository read is synchronous, so it sees either all or none of a committed transaction... as long
    * as it runs outside a transaction; inside one it sees the transaction's own writes.
+   *
+   * The writer lock is a flag: a memory transaction is synchronous, so it is nearly always free, and
+   * taking it is one check (Effect's `Semaphore.withPermits` cost ~30 runtime operations, and the
+   * scoped `locally` of the undo log ~30 more, most of a memory heartbeat; design/performance.md).
+   * A transaction that finds it held waits, interruptibly, for the next release and tries again;
+   * every waiter is woken and one wins, so an interrupted waiter never holds the lock.
    */
   static readonly layerMemory = Layer.sync(Store, () => {
-    const semaphore = Effect.unsafeMakeSemaphore(1)
+    let held = false
+    const waiters = new Set<() => void>()
+    const released = Effect.async<void>((resume) => {
+      const wake = () => resume(Effect.void)
+      waiters.add(wake)
+      return Effect.sync(() => {
+        waiters.delete(wake)
+      })
+    })
+    const release = () => {
+      held = false
+      const woken = Array.from(waiters)
+      waiters.clear()
+      for (const wake of woken) wake()
+    }
+
     const transaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.flatMap(FiberRef.get(currentUndoLog), (outer) => {
         const log: Array<() => void> = []
-        const run = effect.pipe(
-          Effect.locally(currentUndoLog, log),
-          Effect.onExit((exit) =>
-            Effect.sync(() => {
-              if (exit._tag === "Success") {
-                if (outer !== undefined) outer.push(...log)
-              } else {
-                for (let i = log.length - 1; i >= 0; i--) log[i]!()
-              }
-            })
+        // The undo log is set and restored on this fiber inside the uninterruptible top-level
+        // transaction (a savepoint only runs inside one), and the lock is released when it ends.
+        const run = Effect.zipRight(
+          FiberRef.set(currentUndoLog, log),
+          Effect.onExit(effect, (exit) =>
+            Effect.zipRight(
+              FiberRef.set(currentUndoLog, outer),
+              Effect.sync(() => {
+                if (exit._tag === "Success") {
+                  if (outer !== undefined) outer.push(...log)
+                } else {
+                  for (let i = log.length - 1; i >= 0; i--) log[i]!()
+                }
+                if (outer === undefined) release()
+              })
+            )
           )
         )
-        return outer === undefined ? semaphore.withPermits(1)(Effect.uninterruptible(run)) : run
+        if (outer !== undefined) return run
+        // Alone and uninterruptible; waiting for the lock stays interruptible.
+        return Effect.uninterruptibleMask((restore) => {
+          const attempt: Effect.Effect<A, E, R> = Effect.suspend(() => {
+            if (held) return Effect.zipRight(restore(released), attempt)
+            held = true
+            return run
+          })
+          return attempt
+        })
       })
     return { kind: "memory", transaction, ping: Effect.succeed(true) }
   })
