@@ -57,12 +57,16 @@ export class Store extends Context.Tag("Store")<Store, StoreShape>() {
             Effect.zipRight(
               FiberRef.set(currentUndoLog, outer),
               Effect.sync(() => {
-                if (exit._tag === "Success") {
-                  if (outer !== undefined) outer.push(...log)
-                } else {
-                  for (let i = log.length - 1; i >= 0; i--) log[i]!()
+                try {
+                  if (exit._tag === "Success") {
+                    if (outer !== undefined) outer.push(...log)
+                  } else {
+                    for (let i = log.length - 1; i >= 0; i--) log[i]!()
+                  }
+                } finally {
+                  // Released even if an undo step throws (that is a defect of the transaction).
+                  if (outer === undefined) release()
                 }
-                if (outer === undefined) release()
               })
             )
           )

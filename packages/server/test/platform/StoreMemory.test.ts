@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option } from "effect"
-import { Store, setUndoable } from "../../src/platform/Store"
+import { Cause, Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { recordUndo, Store, setUndoable } from "../../src/platform/Store"
 
 const run = <A, E>(effect: Effect.Effect<A, E, Store>) => Effect.provide(effect, Store.layerMemory)
 
@@ -114,6 +114,26 @@ describe("the memory store's transactions", () => {
           )
         )
         expect(Option.fromNullable(map.get("d"))).toEqual(Option.none())
+      })
+    )
+  )
+
+  it.effect("an undo step that throws is a defect of its transaction, and the lock is still released", () =>
+    run(
+      Effect.gen(function* () {
+        const store = yield* Store
+        const exit = yield* Effect.exit(
+          store.transaction(
+            Effect.zipRight(
+              recordUndo(() => {
+                throw new Error("broken undo")
+              }),
+              Effect.fail("no")
+            )
+          )
+        )
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        expect(yield* store.transaction(Effect.succeed("free"))).toBe("free")
       })
     )
   )
