@@ -7,6 +7,7 @@ import {
   type HttpApiEndpoint,
   HttpApiError,
   HttpApiSchema,
+  HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
 import {
@@ -185,19 +186,6 @@ const encodeError = (error: unknown): Answer | undefined => {
 
 const internalError = fromGuard(guardAnswers.internal)
 
-/** The query string as the router parses it (a repeated key becomes an array). */
-const searchParams = (query: string): Record<string, string | Array<string>> => {
-  const out: Record<string, string | Array<string>> = {}
-  if (query === "") return out
-  for (const [key, value] of new URLSearchParams(query)) {
-    const entry = out[key]
-    if (entry === undefined) out[key] = value
-    else if (Array.isArray(entry)) entry.push(value)
-    else out[key] = [entry, value]
-  }
-  return out
-}
-
 /**
  * Which endpoints ride the lane: behind `Authentication` and nothing else, or an open `GET` (no
  * middleware: the directory and discovery); a JSON payload or none, one JSON success schema, no
@@ -353,7 +341,11 @@ export const FastLaneLive = Layer.effect(
             input.headers = decoded.right
           }
           if (route.decodeUrlParams !== undefined) {
-            const params = normalizeUrlParams(searchParams(query), route.urlParamsAst!)
+            const params = normalizeUrlParams(
+              // Parsed as the app parses it (a repeated key becomes an array).
+              HttpServerRequest.searchParamsFromURL(new URL(`?${query}`, "http://lane")),
+              route.urlParamsAst!
+            )
             const decoded = route.decodeUrlParams(params)
             if (Either.isLeft(decoded)) return decodeFailed(decoded.left)
             input.urlParams = decoded.right
