@@ -10,6 +10,16 @@ import { storeCases } from "../support/Stores"
 const hashOf = (token: string) => createHash("sha256").update(token).digest("hex")
 const alpha = AgentId.make("alpha")
 const beta = AgentId.make("beta")
+/** The agent columns the holder tests do not vary. */
+const agentRow = {
+  seq: 0,
+  name: null,
+  endpoint: null,
+  metadata: {},
+  capabilities: [],
+  created_at: 1_000,
+  updated_at: 1_000
+}
 
 describe.each(storeCases)("TokenRepo contract ($name)", (storeCase) => {
   const run = <A, E>(effect: Effect.Effect<A, E, TokenRepo | Store>) =>
@@ -35,24 +45,15 @@ describe.each(storeCases)("TokenRepo contract ($name)", (storeCase) => {
       Effect.gen(function* () {
         const repo = yield* TokenRepo
         const agents = yield* AgentRepo
-        const row = {
-          seq: 0,
-          name: null,
-          endpoint: null,
-          metadata: {},
-          capabilities: [],
-          created_at: 1_000,
-          updated_at: 1_000
-        }
         yield* agents.put({
-          ...row,
+          ...agentRow,
           agent_id: alpha,
           lifecycle: "registered",
           public_key: null,
           allow_bearer: false
         })
         yield* agents.put({
-          ...row,
+          ...agentRow,
           agent_id: beta,
           lifecycle: "pending",
           public_key: "k-beta",
@@ -93,13 +94,7 @@ describe.each(storeCases)("TokenRepo contract ($name)", (storeCase) => {
           const agents = yield* AgentRepo
           const store = yield* Store
           yield* agents.put({
-            seq: 0,
-            name: null,
-            endpoint: null,
-            metadata: {},
-            capabilities: [],
-            created_at: 1_000,
-            updated_at: 1_000,
+            ...agentRow,
             agent_id: alpha,
             lifecycle: "registered",
             public_key: null,
