@@ -109,15 +109,15 @@ row(
 row("discover p99 100k / 10k", (r) =>
   r.discover_100k ? `${(r.discover_100k.p99_ms / Math.max(r.discover_10k.p99_ms, 0.001)).toFixed(2)}×` : "—"
 )
-row("relay MiB/s (server, warm round)", (r) => fmt(r.relay?.server_mib_per_sec, 1))
-row("relay MiB/s (bare node:http pipe)", (r) => fmt(r.relay?.baseline_mib_per_sec, 1))
+row("relay MiB/s (server, median warm round)", (r) => fmt(r.relay?.server_mib_per_sec, 1))
+row("relay MiB/s (bare node:http pipe, median)", (r) => fmt(r.relay?.baseline_mib_per_sec, 1))
 row("relay server / bare", (r) => pct(r.relay?.server_mib_per_sec, r.relay?.baseline_mib_per_sec))
 row("relay RSS idle → peak MiB (growth), cold", (r) =>
   r.relay
     ? `${fmt(r.relay.cold.rss_idle_mib)} → ${fmt(r.relay.cold.rss_peak_mib)} (+${fmt(r.relay.cold.rss_growth_mib)})`
     : "—"
 )
-row("relay RSS idle → peak MiB (growth), warm", (r) =>
+row("relay RSS idle → peak MiB (growth), warm max", (r) =>
   r.relay
     ? `${fmt(r.relay.warm.rss_idle_mib)} → ${fmt(r.relay.warm.rss_peak_mib)} (+${fmt(r.relay.warm.rss_growth_mib)})`
     : "—"

@@ -246,9 +246,17 @@ export const registerAgents = async (base, prefix, count, concurrency = 16) => {
 }
 
 /** autocannon, as a promise, quiet. */
-export const load = (options) =>
+/**
+ * One autocannon run. `onResponse(statusCode, ms)` sees every response's latency as a float:
+ * autocannon's own histogram keeps whole milliseconds, too coarse to compare a 4 ms p99 with a 6 ms one.
+ */
+export const load = (options, onResponse) =>
   new Promise((resolveRun, reject) => {
-    autocannon({ ...options }, (error, result) => (error ? reject(error) : resolveRun(result)))
+    const instance = autocannon({ ...options }, (error, result) =>
+      error ? reject(error) : resolveRun(result)
+    )
+    if (onResponse !== undefined)
+      instance.on("response", (_client, statusCode, _bytes, ms) => onResponse(statusCode, ms))
   })
 
 export const median = (xs) => {
