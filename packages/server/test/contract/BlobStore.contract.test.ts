@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Exit, Fiber, Stream } from "effect"
 import { BlobStore } from "../../src/relay/BlobStore"
-import { CHUNK_BYTES, READ_ROWS } from "../../src/relay/BlobStorePostgres"
+import { CHUNK_BYTES, READ_ROWS, WRITE_ROWS } from "../../src/relay/BlobStorePostgres"
 import { relayStoreCases } from "../support/RelayStores"
 
 const key = (n: number) => `relay_${String(n).padStart(22, "B")}.${n.toString(16).padStart(4, "0")}`
@@ -65,7 +65,7 @@ describe.each(relayStoreCases)("BlobStore contract ($name)", (storeCase) => {
         const blobs = yield* BlobStore
         const started = yield* Deferred.make<void>()
         // more than one COPY's worth on Postgres, so rows were committed before the interruption
-        const { stream } = blob(2 * CHUNK_BYTES + 10)
+        const { stream } = blob((WRITE_ROWS + 1) * CHUNK_BYTES + 10)
         const writer = yield* Effect.fork(
           blobs.write(
             key(1),
