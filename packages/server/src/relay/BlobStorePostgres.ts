@@ -145,16 +145,11 @@ export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClien
       write: (key, bytes) =>
         Effect.suspend(() => {
           let seq = 0
-          return Stream.runForEach(
-            Stream.grouped(intoRows(bytes), WRITE_ROWS),
-            (rows) => {
-              const first = seq
-              seq += rows.length
-              return copyRows(key, first, Chunk.toReadonlyArray(rows))
-            }
-          ).pipe(
-            Effect.onExit((exit) => (Exit.isFailure(exit) ? remove(key) : Effect.void))
-          )
+          return Stream.runForEach(Stream.grouped(intoRows(bytes), WRITE_ROWS), (rows) => {
+            const first = seq
+            seq += rows.length
+            return copyRows(key, first, Chunk.toReadonlyArray(rows))
+          }).pipe(Effect.onExit((exit) => (Exit.isFailure(exit) ? remove(key) : Effect.void)))
         }),
       read: (key) =>
         KEY.test(key)
