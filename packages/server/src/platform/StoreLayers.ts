@@ -73,13 +73,19 @@ const sqliteBlobStore = (filename: string, blobDir: string | undefined) =>
  * is synced at checkpoints). A committed transaction survives the process being killed (`kill -9`:
  * the WAL is in the OS page cache); only an operating-system crash or power loss can drop the last
  * commits, never corrupt the file. `FULL` (the default) paid one fsync per commit on the event loop.
+ *
+ * `temp_store = MEMORY`: the sub-journal of every savepoint (each idempotent mutation runs in one,
+ * idempotency/Idempotency.ts) and any temporary sort table live in memory instead of a temporary
+ * file that was created, written and unlinked per mutation (~8 system calls). Temporary data is
+ * never durable; our queries are index-backed and paged, so it stays small.
  */
 export const SqliteClientLive = (filename: string) =>
   Layer.unwrapEffect(
     Effect.sync(() => {
       if (filename !== ":memory:") mkdirSync(join(filename, ".."), { recursive: true })
       return SqliteClient.layer({ filename }).pipe(
-        Layer.tap((context) => Context.get(context, SqlClient.SqlClient)`PRAGMA synchronous = NORMAL`)
+        Layer.tap((context) => Context.get(context, SqlClient.SqlClient)`PRAGMA synchronous = NORMAL`),
+        Layer.tap((context) => Context.get(context, SqlClient.SqlClient)`PRAGMA temp_store = MEMORY`)
       )
     })
   )
