@@ -16,9 +16,64 @@ const ignoreMissing = (f: () => Promise<unknown>) =>
     f().catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : Promise.reject(error)))
   )
 
+/** Bytes of incoming pieces gathered into one `writev` while the previous one is written. */
+const WRITE_BATCH_BYTES = 256 * 1024
+
+/** Writes all of `buffers` at the file's position (a `writev` may write fewer bytes than asked). */
+export const writeAll = async (
+  handle: { readonly writev: (buffers: Array<Uint8Array>) => Promise<{ readonly bytesWritten: number }> },
+  buffers: ReadonlyArray<Uint8Array>
+) => {
+  let rest = buffers
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev([...rest])
+    let i = 0
+    while (i < rest.length && bytesWritten >= rest[i]!.length) bytesWritten -= rest[i++]!.length
+    rest =
+      i < rest.length && bytesWritten > 0
+        ? [rest[i]!.subarray(bytesWritten), ...rest.slice(i + 1)]
+        : rest.slice(i)
+  }
+}
+
+/**
+ * Streams `bytes` into `handle` with one write in flight: pieces that arrive while a batch is
+ * written gather into the next (at most `WRITE_BATCH_BYTES` more), so receiving and writing overlap
+ * and an upload holds at most two batches. Awaiting each piece's own write made the upload wait for
+ * the disk once every 64 KiB socket read (design/relay.md).
+ */
+const writeStream = <E, R>(handle: fs.FileHandle, bytes: Stream.Stream<Uint8Array, E, R>) =>
+  Effect.suspend(() => {
+    let inFlight: Promise<void> = Promise.resolve()
+    let batch: Array<Uint8Array> = []
+    let batchBytes = 0
+    const startWrite = () => {
+      const buffers = batch
+      batch = []
+      batchBytes = 0
+      inFlight = writeAll(handle, buffers)
+      // Marked handled here; the failure surfaces where `inFlight` is awaited.
+      inFlight.catch(() => undefined)
+    }
+    const written = io(() => inFlight)
+    return Stream.runForEach(bytes, (piece) => {
+      if (piece.length === 0) return Effect.void
+      batch.push(piece)
+      batchBytes += piece.length
+      return batchBytes < WRITE_BATCH_BYTES ? Effect.void : Effect.zipRight(written, Effect.sync(startWrite))
+    }).pipe(
+      Effect.zipRight(Effect.zipRight(written, Effect.sync(startWrite))),
+      Effect.zipRight(written),
+      // A failed or interrupted upload still waits for the write in flight before the file is closed.
+      Effect.onExit((exit) =>
+        Exit.isFailure(exit) ? Effect.promise(() => inFlight.catch(() => undefined)) : Effect.void
+      )
+    )
+  })
+
 /**
  * Blobs as files in one directory (`$AGENT_MARKETPLACE_DATA_DIR/relay` for the embedded default).
- * A write streams into `<key>.tmp` (created exclusively, mode 0600), fsyncs it, renames it to `<key>`
+ * A write streams into `<key>.tmp` (created exclusively, mode 0600; `writeStream`), fsyncs it, renames it to `<key>`
  * and fsyncs the directory, so a blob is either complete under its name or not there; a failed or
  * interrupted write removes its temporary file. Reads stream the file in 256 KiB pieces: resident
  * memory never grows with the blob's size. A file removed while a download still reads it stays
@@ -47,16 +102,7 @@ export const BlobStoreDisk = (dir: string) =>
             const temporary = `${path}.tmp`
             yield* Effect.acquireUseRelease(
               io(() => fs.open(temporary, "wx", 0o600)),
-              (handle) =>
-                Stream.runForEach(bytes, (chunk) =>
-                  io(async () => {
-                    let offset = 0
-                    while (offset < chunk.length) {
-                      const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset)
-                      offset += bytesWritten
-                    }
-                  })
-                ).pipe(Effect.zipLeft(io(() => handle.sync()))),
+              (handle) => writeStream(handle, bytes).pipe(Effect.zipLeft(io(() => handle.sync()))),
               (handle, exit) =>
                 io(() => handle.close()).pipe(
                   Effect.zipRight(
