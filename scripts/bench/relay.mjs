@@ -24,7 +24,10 @@ const ensureBlob = async (dir) => {
 
 const put = (url, path, headers) =>
   new Promise((resolvePut, reject) => {
+    // A new connection per transfer (agent: false): a kept-alive socket could be closed by the
+    // server's idle timeout just as a transfer took it, and a streamed body cannot be sent again.
     const req = request(url, {
+      agent: false,
       method: "PUT",
       headers: { "content-type": "application/octet-stream", "content-length": SIZE, ...headers }
     })
@@ -41,7 +44,7 @@ const put = (url, path, headers) =>
 
 const get = (url, headers) =>
   new Promise((resolveGet, reject) => {
-    const req = request(url, { method: "GET", headers })
+    const req = request(url, { agent: false, method: "GET", headers })
     req.on("response", (res) => {
       if (res.statusCode !== 200) return reject(new Error(`GET ${res.statusCode}`))
       let bytes = 0

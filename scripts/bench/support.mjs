@@ -197,8 +197,25 @@ let keyCounter = 0
  */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
 
-/** One JSON call; throws on a non-2xx answer (the bench must not count failures as work). */
-export const call = (base, method, path, { token, body, key } = {}) =>
+/**
+ * One JSON call; throws on a non-2xx answer (the bench must not count failures as work). A kept-alive
+ * socket that the server closed for idleness (its keep-alive timeout) just as the call took it
+ * fails with ECONNRESET before any answer: that call is sent again, once, on a new socket (what
+ * Node's documentation advises; `request.reusedSocket`), since the server never received it.
+ */
+export const call = (base, method, path, options = {}) => {
+  // The key is drawn once, so a call sent again carries the same one.
+  const key =
+    method !== "GET" && options.key !== false
+      ? (options.key ?? `bench-${process.pid}-${++keyCounter}`)
+      : false
+  const once = () => callOnce(base, method, path, { ...options, key })
+  return once().catch((error) =>
+    error.reusedSocket && error.code === "ECONNRESET" ? once() : Promise.reject(error)
+  )
+}
+
+const callOnce = (base, method, path, { token, body, key } = {}) =>
   new Promise((resolveCall, reject) => {
     const headers = {}
     if (token) headers.authorization = `Bearer ${token}`
@@ -207,8 +224,7 @@ export const call = (base, method, path, { token, body, key } = {}) =>
       headers["content-type"] = "application/json"
       headers["content-length"] = Buffer.byteLength(payload)
     }
-    if (method !== "GET" && key !== false)
-      headers["idempotency-key"] = key ?? `bench-${process.pid}-${++keyCounter}`
+    if (key !== false) headers["idempotency-key"] = key
     const request = http.request(`${base}${path}`, { method, headers, agent }, (response) => {
       let text = ""
       response.setEncoding("utf8")
@@ -222,7 +238,7 @@ export const call = (base, method, path, { token, body, key } = {}) =>
         else resolveCall(text === "" ? null : JSON.parse(text))
       })
     })
-    request.on("error", reject)
+    request.on("error", (error) => reject(Object.assign(error, { reusedSocket: request.reusedSocket })))
     request.end(payload)
   })
 
