@@ -73,11 +73,11 @@ const writeStream = <E, R>(handle: fs.FileHandle, bytes: Stream.Stream<Uint8Arra
 
 /**
  * Blobs as files in one directory (`$AGENT_MARKETPLACE_DATA_DIR/relay` for the embedded default).
- * A write streams into `<key>.tmp` (created exclusively, mode 0600; `writeStream`), fsyncs it, renames it to `<key>`
- * and fsyncs the directory, so a blob is either complete under its name or not there; a failed or
- * interrupted write removes its temporary file. Reads stream the file in 256 KiB pieces: resident
- * memory never grows with the blob's size. A file removed while a download still reads it stays
- * readable to that download (POSIX unlink).
+ * A write streams into `<key>.tmp` (created exclusively, mode 0600; `writeStream`), fsyncs it,
+ * renames it to `<key>` and fsyncs the directory, so a blob is either complete under its name or
+ * not there; a failed or interrupted write removes its temporary file. Reads stream the file in
+ * 256 KiB pieces: resident memory never grows with the blob's size. A file removed while a download
+ * still reads it stays readable to that download (POSIX unlink).
  */
 export const BlobStoreDisk = (dir: string) =>
   Layer.effect(

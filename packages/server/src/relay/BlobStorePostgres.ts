@@ -65,9 +65,9 @@ const intoRows = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
  * pooled connection taken for just that `COPY`, and a read fetches `READ_ROWS` rows per `COPY` into
  * memory before sending them: no connection or transaction is ever held while the HTTP client is
  * slow. (One row per `COPY` made an upload wait for a round trip and a commit every 256 KiB: four
- * rows moved uploads from ~140 to ~195 MiB/s, design/relay.md.) A failed or interrupted write deletes the
- * rows it wrote (a `COPY` cut midway rolls back by itself). The relay only reads a blob it has seen
- * completed.
+ * rows moved uploads from ~140 to ~195 MiB/s, design/relay.md.) A failed or interrupted write
+ * deletes the rows it wrote (a `COPY` cut midway rolls back by itself). The relay only reads a blob
+ * it has seen completed.
  */
 export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClient | PgPool> = Layer.effect(
   BlobStore,
