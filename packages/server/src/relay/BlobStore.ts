@@ -1,4 +1,4 @@
-import { Context, type Effect, type Stream } from "effect"
+import { Context, type Effect, Stream } from "effect"
 
 /**
  * Where relay bytes live, one backend per store layer: memory (the memory layer), files in a
@@ -25,3 +25,32 @@ export class BlobStore extends Context.Tag("BlobStore")<BlobStore, BlobStoreShap
 
 /** Blob keys are `<relay_id>.<hex>`: safe as file names and as SQL text. */
 export const validBlobKey = /^relay_[A-Za-z0-9_-]{22}\.[0-9a-f]{1,64}$/
+
+/**
+ * Gathers a stream of pieces into lists of consecutive pieces of at least `minBytes` in all (the
+ * last list shorter), without copying a byte; empty pieces are dropped. A backend writes a list at a
+ * time, so what an upload holds is bounded by the lists in hand, never by the blob.
+ */
+export const gatherPieces = <E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  minBytes: number
+): Stream.Stream<Array<Uint8Array>, E, R> =>
+  Stream.suspend(() => {
+    let list: Array<Uint8Array> = []
+    let listBytes = 0
+    const take = () => {
+      const full = list
+      list = []
+      listBytes = 0
+      return full
+    }
+    return bytes.pipe(
+      Stream.mapConcat((piece): ReadonlyArray<Array<Uint8Array>> => {
+        if (piece.length === 0) return []
+        list.push(piece)
+        listBytes += piece.length
+        return listBytes >= minBytes ? [take()] : []
+      }),
+      Stream.concat(Stream.suspend(() => (listBytes === 0 ? Stream.empty : Stream.make(take()))))
+    )
+  })

@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises"
 import { join } from "node:path"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Exit, Layer, Stream } from "effect"
-import { BlobStore, validBlobKey } from "./BlobStore"
+import { BlobStore, gatherPieces, validBlobKey } from "./BlobStore"
 
 /** Pieces read back from disk. */
 const READ_CHUNK_BYTES = 256 * 1024
@@ -38,31 +38,24 @@ export const writeAll = async (
 
 /**
  * Streams `bytes` into `handle` with one write in flight: pieces that arrive while a batch is
- * written gather into the next (at most `WRITE_BATCH_BYTES` more), so receiving and writing overlap
- * and an upload holds at most two batches. Awaiting each piece's own write made the upload wait for
- * the disk once every 64 KiB socket read (design/relay.md).
+ * written gather into the next (`gatherPieces`, at least `WRITE_BATCH_BYTES`), so receiving and
+ * writing overlap and an upload holds at most two batches. Awaiting each piece's own write made the
+ * upload wait for the disk once every 64 KiB socket read (design/relay.md).
  */
 const writeStream = <E, R>(handle: fs.FileHandle, bytes: Stream.Stream<Uint8Array, E, R>) =>
   Effect.suspend(() => {
     let inFlight: Promise<void> = Promise.resolve()
-    let batch: Array<Uint8Array> = []
-    let batchBytes = 0
-    const startWrite = () => {
-      const buffers = batch
-      batch = []
-      batchBytes = 0
-      inFlight = writeAll(handle, buffers)
-      // Marked handled here; the failure surfaces where `inFlight` is awaited.
-      inFlight.catch(() => undefined)
-    }
     const written = io(() => inFlight)
-    return Stream.runForEach(bytes, (piece) => {
-      if (piece.length === 0) return Effect.void
-      batch.push(piece)
-      batchBytes += piece.length
-      return batchBytes < WRITE_BATCH_BYTES ? Effect.void : Effect.zipRight(written, Effect.sync(startWrite))
-    }).pipe(
-      Effect.zipRight(Effect.zipRight(written, Effect.sync(startWrite))),
+    return Stream.runForEach(gatherPieces(bytes, WRITE_BATCH_BYTES), (batch) =>
+      Effect.zipRight(
+        written,
+        Effect.sync(() => {
+          inFlight = writeAll(handle, batch)
+          // Marked handled here; the failure surfaces where `inFlight` is awaited.
+          inFlight.catch(() => undefined)
+        })
+      )
+    ).pipe(
       Effect.zipRight(written),
       // A failed or interrupted upload still waits for the write in flight before the file is closed.
       Effect.onExit((exit) =>

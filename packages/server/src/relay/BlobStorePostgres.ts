@@ -10,7 +10,7 @@ import {
 } from "../platform/PgCopyBinary"
 import { PgPool } from "../platform/PgPool"
 import { decodeRows } from "../platform/Sql"
-import { BlobStore } from "./BlobStore"
+import { BlobStore, gatherPieces } from "./BlobStore"
 
 /** A `relay_chunks` row holds about this many bytes (rows of other sizes, such as older 1 MiB ones, read back too). */
 export const CHUNK_BYTES = 256 * 1024
@@ -25,33 +25,6 @@ export const READ_ROWS = 4
 const KEY = /^[A-Za-z0-9_.-]{1,200}$/
 
 /**
- * Groups a stream of pieces into rows without copying a byte: a row is the list of consecutive
- * pieces that reach `CHUNK_BYTES` (the last one shorter). Each piece is a slice that keeps the
- * socket's whole read buffer alive until it is sent, so what a write holds is bounded by the rows of
- * one `COPY` (`WRITE_ROWS`), never by the blob.
- */
-const intoRows = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
-  Stream.suspend(() => {
-    let row: Array<Uint8Array> = []
-    let rowBytes = 0
-    const take = () => {
-      const full = row
-      row = []
-      rowBytes = 0
-      return full
-    }
-    return bytes.pipe(
-      Stream.mapConcat((piece): ReadonlyArray<Array<Uint8Array>> => {
-        if (piece.length === 0) return []
-        row.push(piece)
-        rowBytes += piece.length
-        return rowBytes >= CHUNK_BYTES ? [take()] : []
-      }),
-      Stream.concat(Stream.suspend(() => (rowBytes === 0 ? Stream.empty : Stream.make(take()))))
-    )
-  })
-
-/**
  * Blobs as rows of `relay_chunks` (about 256 KiB each, numbered from 0), so every replica serves
  * every slot.
  *
@@ -61,10 +34,12 @@ const intoRows = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) =>
  * and V8 keeps until a major GC. `COPY` passes the upload's pieces to the socket as they came and
  * hands the download the socket's own chunks.
  *
- * A write copies `WRITE_ROWS` rows (≤ ~1 MiB) per `COPY`, once all of them have been received, on a
- * pooled connection taken for just that `COPY`, and a read fetches `READ_ROWS` rows per `COPY` into
- * memory before sending them: no connection or transaction is ever held while the HTTP client is
- * slow. (One row per `COPY` made an upload wait for a round trip and a commit every 256 KiB: four
+ * A write gathers the incoming pieces, uncopied, into rows of at least `CHUNK_BYTES`
+ * (`gatherPieces`: each piece is a slice that keeps the socket's whole read buffer alive until it is
+ * sent, so what a write holds is bounded by one `COPY`'s rows, never by the blob) and copies
+ * `WRITE_ROWS` rows (≤ ~1 MiB) per `COPY`, once all of them have been received, on a pooled
+ * connection taken for just that `COPY`, and a read fetches `READ_ROWS` rows per `COPY` into memory
+ * before sending them: no connection or transaction is ever held while the HTTP client is slow. (One row per `COPY` made an upload wait for a round trip and a commit every 256 KiB: four
  * rows moved uploads from ~140 to ~195 MiB/s, design/relay.md.) A failed or interrupted write
  * deletes the rows it wrote (a `COPY` cut midway rolls back by itself). The relay only reads a blob
  * it has seen completed.
@@ -145,7 +120,7 @@ export const BlobStorePostgres: Layer.Layer<BlobStore, never, SqlClient.SqlClien
       write: (key, bytes) =>
         Effect.suspend(() => {
           let seq = 0
-          return Stream.runForEach(Stream.grouped(intoRows(bytes), WRITE_ROWS), (rows) => {
+          return Stream.runForEach(Stream.grouped(gatherPieces(bytes, CHUNK_BYTES), WRITE_ROWS), (rows) => {
             const first = seq
             seq += rows.length
             return copyRows(key, first, Chunk.toReadonlyArray(rows))
