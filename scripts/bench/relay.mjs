@@ -62,22 +62,11 @@ const timed = async (f) => {
   return Number(process.hrtime.bigint() - started) / 1e9
 }
 
-/** One round: four concurrent transfers through the server; its time and the server's RSS. */
-const serverRound = async (server, path) => {
-  const idle = rssOf(server.pid)
-  const sampler = sampleRss(server.pid)
-  const secs = await timed(() =>
-    Promise.all(
-      Array.from({ length: TRANSFERS }, async () => {
-        const slot = await call(server.url, "POST", "/relay", {
-          body: { size_bytes: SIZE, max_downloads: 1 },
-          key: false
-        })
-        await put(`${server.url}/relay/${slot.relay_id}`, path, { "relay-token": slot.upload_token })
-        await get(`${server.url}/relay/${slot.relay_id}`, { "relay-token": slot.download_token })
-      })
-    )
-  )
+/** One round of `TRANSFERS` concurrent `transfer(i)`s: its throughput and the RSS of process `pid`. */
+const round = async (pid, transfer) => {
+  const idle = rssOf(pid)
+  const sampler = sampleRss(pid)
+  const secs = await timed(() => Promise.all(Array.from({ length: TRANSFERS }, (_, i) => transfer(i))))
   const peak = sampler.stop()
   return {
     mib_per_sec: mib(2 * TRANSFERS * SIZE) / secs,
@@ -87,21 +76,23 @@ const serverRound = async (server, path) => {
   }
 }
 
-/** One round of the bare pipe: four concurrent PUTs to files and GETs back. */
-const baselineRound = async (baseline, path) => {
-  const idle = rssOf(baseline.pid)
-  const sampler = sampleRss(baseline.pid)
-  const secs = await timed(() =>
-    Promise.all(
-      Array.from({ length: TRANSFERS }, async (_, i) => {
-        await put(`${baseline.url}/blob/t${i}`, path, {})
-        await get(`${baseline.url}/blob/t${i}`, {})
-      })
-    )
-  )
-  const peak = sampler.stop()
-  return { mib_per_sec: mib(2 * TRANSFERS * SIZE) / secs, rss_growth_mib: mib(peak - idle) }
-}
+/** Through the server: create a slot, stream the blob up, stream it down. */
+const serverRound = (server, path) =>
+  round(server.pid, async () => {
+    const slot = await call(server.url, "POST", "/relay", {
+      body: { size_bytes: SIZE, max_downloads: 1 },
+      key: false
+    })
+    await put(`${server.url}/relay/${slot.relay_id}`, path, { "relay-token": slot.upload_token })
+    await get(`${server.url}/relay/${slot.relay_id}`, { "relay-token": slot.download_token })
+  })
+
+/** The bare pipe: PUT to a file, GET it back. */
+const baselineRound = (baseline, path) =>
+  round(baseline.pid, async (i) => {
+    await put(`${baseline.url}/blob/t${i}`, path, {})
+    await get(`${baseline.url}/blob/t${i}`, {})
+  })
 
 const pause = () => new Promise((r) => setTimeout(r, 1000))
 
